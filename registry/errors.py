@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Final
 
-__all__ = ["ErrorCode", "Rejected", "Rejection", "RegistryError"]
+__all__ = ["ErrorCode", "RegistryError", "Rejected", "Rejection"]
 
 
 class ErrorCode(StrEnum):
