@@ -135,8 +135,19 @@ def test_signing_message_is_injective(parts: tuple[str, str, bytes]) -> None:
 @pytest.mark.spec("3.3-c")
 @pytest.mark.parametrize(
     "purpose",
-    ["", "Statement/vouch", "1statement", "/vouch", "statement vouch", "statement\nvouch", "statement+vouch",
-     "é", "statement/vouch\n", "a" * 65, "vouch:x"],
+    [
+        "",
+        "Statement/vouch",
+        "1statement",
+        "/vouch",
+        "statement vouch",
+        "statement\nvouch",
+        "statement+vouch",
+        "é",
+        "statement/vouch\n",
+        "a" * 65,
+        "vouch:x",
+    ],
 )
 def test_malformed_purpose_is_rejected(purpose: str) -> None:
     assert check_purpose(purpose) is not None

@@ -208,3 +208,79 @@ def test_random_bytes_raise_only_crypto_errors(public_key: bytes, signature: byt
 def test_random_well_sized_bytes_never_verify_or_escape(public_key: bytes, signature: bytes) -> None:
     with pytest.raises(CryptoError):
         verify_strict(public_key, MESSAGE, signature)
+
+
+# --- Strict Ed25519 vectors (tests/vectors/ed25519, written by scripts/gen_vectors_ed25519.py) ---------
+
+# Vectors whose only fault is that the equation does not hold: every other reject vector must be refused by
+# the explicit checks of §3.2-a..g alone, whatever libsodium does.
+EQUATION_ONLY = {"mixed-order-r"}
+
+
+def test_vector_set_is_complete() -> None:
+    names = {name for name, _ in ALL_VECTORS}
+    assert len([n for n in names if n.startswith("speccheck-")]) == 12
+    assert len([n for n in names if n.startswith("small-order-key-")]) == 14
+    for required in (
+        "valid-signature",
+        "s-plus-l",
+        "mixed-order-key",
+        "mixed-order-r",
+        "non-canonical-r",
+        "small-order-r-identity",
+        "off-curve-key",
+    ):
+        assert required in names
+    assert any(n.startswith("non-canonical-key-") for n in names)
+    for _name, case in ALL_VECTORS:
+        assert set(case) == {"desc", "source", "public_key", "public_key_valid", "message", "signature", "expected"}
+        assert case["expected"] in ("accept", "reject")
+
+
+@pytest.mark.spec("3.2-a", "3.2-b", "3.2-c", "3.2-d", "3.2-e", "3.2-f", "3.2-g", "3.2-h")
+@pytest.mark.parametrize(("name", "case"), ALL_VECTORS, ids=[name for name, _ in ALL_VECTORS])
+def test_strict_ed25519_vector(name: str, case: dict[str, Any]) -> None:
+    public_key = bytes.fromhex(case["public_key"])
+    message = bytes.fromhex(case["message"])
+    signature = bytes.fromhex(case["signature"])
+    if case["expected"] == "accept":
+        verify_strict(public_key, message, signature)
+    else:
+        with pytest.raises(BadSignature) as caught:
+            verify_strict(public_key, message, signature)
+        assert caught.value.code == "bad_signature"
+    if case["public_key_valid"]:
+        assert check_public_key(public_key) == public_key
+    else:
+        with pytest.raises(BadKey) as refused:
+            check_public_key(public_key)
+        assert refused.value.code == "bad_key"
+
+
+@pytest.mark.spec("3.2-a", "3.2-b", "3.2-c", "3.2-e", "3.2-f", "3.2-g")
+def test_explicit_checks_reject_vectors_even_if_libsodium_accepted_everything(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The strict rules must not depend on how libsodium was built (e.g. ED25519_COMPAT) or on its version.
+    import nacl.bindings
+
+    keys._key_problem.cache_clear()
+    monkeypatch.setattr(nacl.bindings, "crypto_sign_open", lambda signed, pk: signed[64:])
+    for name, case in ALL_VECTORS:
+        if case["expected"] == "accept" or name in EQUATION_ONLY:
+            continue
+        with pytest.raises(BadSignature):
+            verify_strict(
+                bytes.fromhex(case["public_key"]), bytes.fromhex(case["message"]), bytes.fromhex(case["signature"])
+            )
+
+
+@pytest.mark.spec("3.2-b", "3.2-f")
+def test_zip215_grid_every_small_order_a_and_r_with_s_zero_is_rejected() -> None:
+    # The 14 x 14 combinations of the encodings of small-order points as A and as R, S = 0 (ZIP-215).
+    encodings = [bytes.fromhex(case["public_key"]) for name, case in ALL_VECTORS if name.startswith("small-order-key-")]
+    assert len(set(encodings)) == 14
+    for a_encoded in encodings:
+        for r_encoded in encodings:
+            with pytest.raises(BadSignature):
+                verify_strict(a_encoded, b"Zcash", r_encoded + bytes(32))
