@@ -202,3 +202,14 @@ def test_non_string_purpose_or_origin_and_non_bytes_payload_are_malformed() -> N
         signing_message("statement/vouch", None, PAYLOAD)  # type: ignore[arg-type]
     with pytest.raises(MalformedEncoding):
         signing_message("statement/vouch", ORIGIN, "text")  # type: ignore[arg-type]
+
+
+@pytest.mark.spec("3.3-a", "3.3-b")
+def test_spec_example_signature_under_rfc8032_test1_key() -> None:
+    key = SigningKey.from_seed(bytes.fromhex("9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60"))
+    signature = bytes.fromhex(
+        "1e4a3454df2992bf09febf04cf9d6d0ee989f0a1a34b18e4895806c865cf4410"
+        "b5e904d2976c02a64a41041f20d6bc313b1e0bad27a2bbfb923a242ef42db008"
+    )
+    assert sign_in_domain(key, "statement/vouch", "registry.example/log", b'{"a":1}') == signature
+    verify_in_domain(key.public_key, "statement/vouch", "registry.example/log", b'{"a":1}', signature)

@@ -314,3 +314,30 @@ def test_write_into_missing_directory_fails_without_leftovers(tmp_path: Path) ->
     with pytest.raises(FileNotFoundError):
         write_key_file(tmp_path / "absent" / "member.key", KEY)
     assert list(tmp_path.iterdir()) == []
+
+
+# The literal example of protocol §3.4 (INTERACTIVE limits, fixed salt and nonce).
+SPEC_EXAMPLE_ENCRYPTED = """{
+  "format": "antiwar-registry-key/v1",
+  "public_key": "C7w0aldmfDgBIL2cf9flHSxf3+o3zS9b9AWyxr9vLXg=",
+  "encryption": {
+    "kdf": "argon2id13",
+    "opslimit": 2,
+    "memlimit": 67108864,
+    "salt": "AAECAwQFBgcICQoLDA0ODw==",
+    "cipher": "xsalsa20poly1305",
+    "nonce": "AAECAwQFBgcICQoLDA0ODxAREhMUFRYX",
+    "ciphertext": "7htXTCmkLeb42iDjmuUml0GBymw8MYwadFeMetG0rxaWUHNhikw7uqUE5jhcXnnm"
+  }
+}
+"""
+
+
+@pytest.mark.spec("3.4-c", "3.4-e")
+def test_spec_example_encrypted_file_decrypts_to_its_seed(tmp_path: Path) -> None:
+    path = tmp_path / "example.key"
+    path.write_text(SPEC_EXAMPLE_ENCRYPTED)
+    assert read_public_key(path) == KEY.public_key
+    assert read_key_file(path, b"correct horse battery staple").seed == SEED
+    with pytest.raises(BadKey):
+        read_key_file(path, b"correct horse battery stapler")

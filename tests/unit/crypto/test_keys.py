@@ -187,6 +187,7 @@ def test_check_public_key_accepts_real_keys() -> None:
 def test_fingerprint_is_first_8_bytes_of_sha256_in_hex() -> None:
     assert fingerprint(KEY.public_key) == hashlib.sha256(KEY.public_key).hexdigest()[:16]
     assert fingerprint(bytes.fromhex(RFC8032[0][1])) == "21fe31dfa154a261"
+    assert fingerprint(SigningKey.from_seed(bytes(range(100, 132))).public_key) == "5540ee3de4e09522"
     with pytest.raises(BadKey):
         fingerprint(bytes(31))
 
@@ -284,3 +285,13 @@ def test_zip215_grid_every_small_order_a_and_r_with_s_zero_is_rejected() -> None
         for r_encoded in encodings:
             with pytest.raises(BadSignature):
                 verify_strict(a_encoded, b"Zcash", r_encoded + bytes(32))
+
+
+def test_non_bytes_inputs_are_refused_with_typed_errors() -> None:
+    signature = KEY.sign(MESSAGE)
+    with pytest.raises(BadSignature):
+        verify_strict(KEY.public_key, MESSAGE.decode(), signature)  # type: ignore[arg-type]
+    with pytest.raises(BadSignature):
+        verify_strict(KEY.public_key, MESSAGE, signature.hex())  # type: ignore[arg-type]
+    with pytest.raises(BadKey):
+        check_public_key(KEY.public_key.hex())  # type: ignore[arg-type]
