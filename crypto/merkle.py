@@ -275,11 +275,17 @@ class MemoryNodeStore:
     def get_nodes(self, keys: Sequence[NodeKey]) -> list[bytes]:
         """See `NodeStore.get_nodes`. Raises BadProof for an absent node."""
         levels = self._levels
-        out: list[bytes] = []
-        for level, index in keys:
-            if level < 0 or index < 0 or level >= len(levels) or index >= len(levels[level]):
-                raise BadProof(f"node ({level}, {index}) is not in the store")
-            out.append(levels[level][index])
+        try:
+            # Negative numbers are filtered out (Python would index from the end), then counted below.
+            out = [levels[level][index] for level, index in keys if level >= 0 and index >= 0]
+        except IndexError:
+            out = []
+        if len(out) != len(keys):
+            missing = next(
+                ((lv, ix) for lv, ix in keys if not (0 <= lv < len(levels) and 0 <= ix < len(levels[lv]))),
+                None,
+            )
+            raise BadProof(f"node {missing} is not in the store")
         return out
 
     def put_nodes(self, runs: Sequence[NodeRun]) -> None:
@@ -443,15 +449,30 @@ class MerkleTree:
 
     def _range_hashes(self, ranges: list[tuple[int, int]]) -> list[bytes]:
         """MTH of each leaf range, from one batched read of its perfect subtrees."""
-        decompositions = [perfect_subtrees(lo, hi) for lo, hi in ranges]
-        keys = [key for keys in decompositions for key in keys]
+        keys: list[NodeKey] = []
+        spans: list[int] = []
+        for lo, hi in ranges:
+            width = hi - lo
+            if width & (width - 1) == 0:
+                # Perfect already (every RFC 6962 range starts aligned to its largest power of two).
+                level = width.bit_length() - 1
+                keys.append((level, lo >> level))
+                spans.append(1)
+            else:
+                subtrees = perfect_subtrees(lo, hi)
+                keys.extend(subtrees)
+                spans.append(len(subtrees))
         hashes = self._store.get_nodes(keys)
+        if len(hashes) != len(keys):
+            raise BadProof("the node store returned the wrong number of nodes")
         _check_hashes(hashes, "stored node")
+        if len(keys) == len(ranges):
+            return hashes
         out: list[bytes] = []
         offset = 0
-        for keys in decompositions:
-            out.append(root_from_subtrees(hashes[offset : offset + len(keys)]))
-            offset += len(keys)
+        for span in spans:
+            out.append(hashes[offset] if span == 1 else root_from_subtrees(hashes[offset : offset + span]))
+            offset += span
         return out
 
 
