@@ -301,6 +301,7 @@ def test_entry_bundle_refuses_entries_over_65535_bytes() -> None:
         (b"\x00", None),  # truncated length
         (b"\x00\x02a", None),  # truncated entry
         (b"\x00\x01a\x00", None),  # trailing byte
+        (b"\x00\x01a\x00\x00", 1),  # trailing bytes that read as an extra empty entry
         (b"\x00\x01a\x00\x01b", 1),  # count mismatch
         (b"\x00\x01a", 2),
         (b"\x00\x01a", 0),
