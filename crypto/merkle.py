@@ -341,6 +341,8 @@ class MerkleTree:
         _check_count(size, "tree size")
         keys = _frontier_keys(size)
         hashes = store.get_nodes(keys) if keys else []
+        if len(hashes) != len(keys):
+            raise BadProof("the node store returned the wrong number of nodes")
         _check_hashes(hashes, "stored node")
         self._store = store
         self._size = size

@@ -539,3 +539,35 @@ def test_committed_vectors_match_their_generator() -> None:
         "bad_proof",
         "malformed_encoding",
     }
+
+
+class FaultyStore(MemoryNodeStore):
+    """A store that drops or corrupts what it returns, as a broken SQL backend might."""
+
+    def __init__(self, mode: str) -> None:
+        super().__init__()
+        self.mode = mode
+        self.armed = False
+
+    def get_nodes(self, keys: Sequence[NodeKey]) -> list[bytes]:
+        nodes = super().get_nodes(keys)
+        if not self.armed:
+            return nodes
+        return nodes[:-1] if self.mode == "short" else [n[:31] for n in nodes]
+
+
+@pytest.mark.parametrize(("mode", "error"), [("short", BadProof), ("truncated", MalformedEncoding)])
+def test_broken_store_answers_raise_typed_errors(mode: str, error: type[CryptoError]) -> None:
+    store = FaultyStore(mode)
+    tree = MerkleTree(store)
+    tree.extend(hash_leaves(LEAVES))
+    store.armed = True
+    calls: list[Callable[[], object]] = [
+        lambda: MerkleTree(store, 7),
+        lambda: tree.inclusion_proof(5, 8),
+        lambda: tree.consistency_proof(3, 8),
+        lambda: tree.root(5),
+    ]
+    for call in calls:
+        with pytest.raises(error):
+            call()
