@@ -470,8 +470,7 @@ def _set_voided(
 
 def _apply_revoke(tx: _Tx, stmt: Revoke, ctx: Context) -> None:
     member = tx.get(stmt.member)
-    revoked = replace(_touch(member, ctx.index), revocation=Revocation(stmt.reason, ctx.index, ctx.logged_ms))
-    tx.put(revoked)
+    struck: list[MemberId] = []
     affected: list[MemberId] = []
     if stmt.reason in (Reason.FRAUD, Reason.KEY_COMPROMISED):
         # [7.6-h] fraud voids every vouch the member gave; [7.6-i] key_compromised those that key signed.
@@ -486,6 +485,9 @@ def _apply_revoke(tx: _Tx, stmt: Revoke, ctx: Context) -> None:
             if vouch.voided_by is None and vouch.voucher in tx.members:
                 voucher = tx.get(vouch.voucher)
                 tx.put(replace(voucher, strikes=(*voucher.strikes, ctx.index)))
+                struck.append(voucher.member_id)
+    revocation = Revocation(stmt.reason, ctx.index, ctx.logged_ms, tuple(struck))
+    tx.put(replace(_touch(tx.get(stmt.member), ctx.index), revocation=revocation))
     tx.cascade(affected, ctx.logged_ms)
 
 
@@ -499,8 +501,8 @@ def _apply_reinstate(tx: _Tx, stmt: Reinstate, ctx: Context) -> None:
     for given in member.given:  # [7.6-k] what the revocation voided is restored
         _set_voided(tx, given.subject, member.member_id, None, None, revocation.index)
         affected.append(given.subject)
-    for vouch in member.received:  # [7.6-k] and the strikes it gave are lifted
-        voucher = tx.members.get(vouch.voucher)
+    for voucher_id in revocation.struck:  # [7.6-k] and the strikes it gave are lifted
+        voucher = tx.members.get(voucher_id)
         if voucher is not None and revocation.index in voucher.strikes:
             tx.put(replace(voucher, strikes=tuple(s for s in voucher.strikes if s != revocation.index)))
     tx.cascade(affected, ctx.logged_ms)

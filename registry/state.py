@@ -50,9 +50,12 @@ class GivenVouch:
 
 @dataclass(frozen=True, slots=True)
 class Revocation:
+    """A revocation in force. `struck` lists the vouchers it gave a strike (a fraud revocation, §7.6-j)."""
+
     reason: Reason
     index: int
     logged_ms: int
+    struck: tuple[MemberId, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
