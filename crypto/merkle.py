@@ -103,10 +103,11 @@ def _largest_power_below(n: int) -> int:
 
 
 def perfect_subtrees(start: int, end: int) -> list[NodeKey]:
-    """Decompose the leaf range [start, end) into perfect subtrees, left to right, largest first.
+    """Decompose the leaf range [start, end) into its largest aligned perfect subtrees, left to right.
 
     Every range an RFC 6962 proof or root names starts at a multiple of the largest power of two below its
-    length, so its MTH is `root_from_subtrees` over these nodes. Requires 0 <= start <= end.
+    length; for such a range the subtrees come largest first and its MTH is `root_from_subtrees` over
+    them. Requires 0 <= start <= end.
     """
     keys: list[NodeKey] = []
     while start < end:
@@ -121,6 +122,8 @@ def perfect_subtrees(start: int, end: int) -> list[NodeKey]:
 
 def root_from_subtrees(hashes: Sequence[bytes]) -> bytes:
     """Return the MTH of a range from its perfect subtrees' hashes, as listed by `perfect_subtrees`.
+
+    Valid for the ranges RFC 6962 names (see `perfect_subtrees`), e.g. [0, n) for any n.
 
     MTH(D[a:b]) = HASH(0x01 || MTH(first subtree) || MTH(rest)), so the hashes fold from the right.
     An empty list is the empty range, whose MTH is EMPTY_ROOT.
