@@ -1,0 +1,443 @@
+"""The sequencer: the one writer of a log (protocol §5.6).
+
+It admits entries through the rules engine, assigns each its index (the tree position) and log time,
+extends the Merkle tree, signs one checkpoint for the new tree size, and commits leaves, tree nodes and
+checkpoint in one transaction that compare-and-swaps the stored tree size ([5.6-d] to [5.6-g], [5.6-j]).
+Only then does it return receipts.
+
+At open it replays every stored leaf through the same `apply` the auditor runs, rebuilds the tree's
+frontier from the stored nodes, and refuses to start unless the leaves, the nodes and the latest
+checkpoint agree ([5.6-h]).
+
+Shell code: it holds the only clock of the write path (an injected `Clock`), and in-memory state
+guarded by one lock. It does not batch requests (the API does) and does not talk to witnesses.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Final
+
+from crypto.checkpoint import Checkpoint, open_checkpoint, sign_checkpoint
+from crypto.errors import BadProof, CryptoError
+from crypto.merkle import MerkleTree, NodeKey, NodeRun, NodeStore, RootAccumulator, hash_leaves, perfect_subtrees
+from crypto.note import NoteSigner, NoteVerifier, format_note, parse_vkey
+
+from .errors import ErrorCode, RegistryError, Rejected, Rejection
+from .replay import apply_leaf
+from .rules import Context, apply, check, genesis
+from .state import State
+from .statements import Entry, Leaf, format_leaf, parse_entry, parse_leaf, verify_entry
+from .store import Append, Store, StoredEntry, StoreMismatch, WriteConflict
+
+__all__ = ["Clock", "LoadedLog", "Receipt", "Sequencer", "init_log", "load_log"]
+
+Clock = Callable[[], int]
+"""Returns the current time in integer milliseconds since the Unix epoch. Injected: the sequencer reads
+time nowhere else."""
+
+
+@dataclass(frozen=True, slots=True)
+class Receipt:
+    """What the log returns for an accepted entry, once it is durable and covered by a checkpoint.
+
+    `checkpoint` is the signed note of the batch's tree size; `inclusion_proof` proves the leaf hash at
+    `index` in that tree (RFC 6962 PATH, leaf's sibling first).
+    """
+
+    index: int
+    leaf_hash: bytes
+    checkpoint: bytes
+    inclusion_proof: tuple[bytes, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class LoadedLog:
+    """A stored log replayed and checked: its state (None while empty), size, root hash, frontier and
+    latest checkpoint note (None while empty)."""
+
+    origin: str
+    verifier: NoteVerifier
+    state: State | None
+    size: int
+    root_hash: bytes
+    frontier: Mapping[NodeKey, bytes]
+    checkpoint: bytes | None
+
+
+class _Overlay:
+    """A `NodeStore` over the store's nodes plus nodes known in memory (the frontier, and the runs of a
+    batch not yet committed). Owner: one sequencer call; `put_nodes` writes only to this object."""
+
+    __slots__ = ("_base", "known")
+
+    def __init__(self, base: NodeStore, known: Mapping[NodeKey, bytes]) -> None:
+        self._base = base
+        self.known: dict[NodeKey, bytes] = dict(known)
+
+    def get_nodes(self, keys: Sequence[NodeKey]) -> list[bytes]:
+        missing = [k for k in keys if k not in self.known]
+        if missing:
+            fetched = dict(zip(missing, self._base.get_nodes(missing), strict=True))
+            return [self.known[k] if k in self.known else fetched[k] for k in keys]
+        return [self.known[k] for k in keys]
+
+    def put_nodes(self, runs: Sequence[NodeRun]) -> None:
+        for run in runs:
+            self.known.update(run.items())
+
+
+def _not_found(message: str) -> RegistryError:
+    return RegistryError(Rejection(ErrorCode.NOT_FOUND, message, ""))
+
+
+def _frontier(tree_nodes: NodeStore, size: int) -> dict[NodeKey, bytes]:
+    keys = perfect_subtrees(0, size)
+    return dict(zip(keys, tree_nodes.get_nodes(keys), strict=True))
+
+
+def _checked_leaves(rows: Iterable[StoredEntry], start: int, hashes: RootAccumulator) -> Iterator[Leaf]:
+    """Parse stored rows in order, checking each row against its own leaf bytes, and hash them."""
+    expected = start
+    for row in rows:
+        if row.index != expected:
+            raise StoreMismatch(f"the stored log has no leaf at index {expected}")
+        try:
+            leaf = parse_leaf(row.leaf)
+        except Rejected as exc:
+            raise StoreMismatch(f"the stored leaf at index {row.index} is malformed: {exc.code}") from exc
+        if leaf.index != row.index or leaf.logged_ms != row.logged_ms or leaf.entry.payload_hash != row.payload_hash:
+            raise StoreMismatch(f"the stored leaf at index {row.index} disagrees with its row")
+        hashes.extend(hash_leaves([row.leaf]))
+        expected += 1
+        yield leaf
+
+
+def _replay_rows(store: Store, state: State | None, start: int, end: int) -> tuple[State | None, bytes | None]:
+    """Replay stored leaves [start, end) onto `state`; return the state and, when start is 0, the root
+    hash recomputed from the leaves (None otherwise)."""
+    hashes = RootAccumulator()
+    leaves = _checked_leaves(store.iter_entries(start, end), start, hashes)
+    for leaf in leaves:
+        try:
+            state = apply_leaf(state, leaf)
+        except Rejected as exc:
+            raise StoreMismatch(f"the stored leaf at index {leaf.index} breaks a rule: {exc.code}") from exc
+    if hashes.size != end - start:
+        raise StoreMismatch(f"the stored log has no leaf at index {start + hashes.size}")
+    return state, (hashes.root() if start == 0 else None)
+
+
+def _check_head(store: Store, verifier: NoteVerifier, origin: str, size: int, root: bytes) -> bytes | None:
+    """The latest checkpoint note, after checking it is signed by the log and states (size, root)."""
+    latest = store.latest_checkpoint()
+    if latest is None:
+        if size:
+            raise StoreMismatch(f"the stored log has {size} leaves but no checkpoint")
+        return None
+    cp_size, note = latest
+    if cp_size != size:
+        raise StoreMismatch(f"the latest checkpoint is for size {cp_size}, the stored tree size is {size}")
+    try:
+        cp, _ = open_checkpoint(note, verifier, origin=origin)
+    except CryptoError as exc:
+        raise StoreMismatch(f"the latest stored checkpoint does not verify: {exc.code}") from exc
+    if cp.size != size or cp.root_hash != root:
+        raise StoreMismatch(f"the checkpoint of size {size} does not match the stored tree's root hash")
+    return note
+
+
+def load_log(store: Store) -> LoadedLog:
+    """Replay and check a stored log ([5.6-h]); needs no private key.
+
+    Steps: read the meta row; replay every leaf [0, tree size) through the rules engine, checking each
+    row against its leaf; recompute the root hash from the leaves; read the tree's frontier from the
+    stored nodes and check it gives the same root; check the latest checkpoint is the log's signature
+    over that size and root.
+
+    Raises:
+        NoLog (`not_found`): no log in the database.
+        StoreMismatch (`audit_mismatch`): any check fails.
+        StoreUnavailable (`unavailable`): the database failed.
+    """
+    meta = store.meta()
+    try:
+        verifier = parse_vkey(meta.log_vkey)
+    except CryptoError as exc:
+        raise StoreMismatch(f"the stored log key is not a valid verifier key: {exc.code}") from exc
+    size = meta.tree_size
+    state, leaves_root = _replay_rows(store, None, 0, size)
+    try:
+        frontier = _frontier(store.nodes, size)
+        tree = MerkleTree(_Overlay(store.nodes, frontier), size)
+    except CryptoError as exc:
+        raise StoreMismatch(f"the stored tree nodes of size {size} are incomplete: {exc.code}") from exc
+    root = tree.root()
+    if root != leaves_root:
+        raise StoreMismatch("the stored tree nodes do not match the stored leaves")
+    note = _check_head(store, verifier, meta.origin, size, root)
+    return LoadedLog(meta.origin, verifier, state, size, root, MappingProxyType(frontier), note)
+
+
+class Sequencer:
+    """The one writer of a log. See the module docstring.
+
+    Shared state: `_log` (a frozen `LoadedLog` snapshot) is replaced, never mutated, by `submit_batch`
+    after a commit, under `_lock`; readers take the reference once and need no lock. `_stale` and
+    `_fenced` are written under `_lock` only.
+    """
+
+    def __init__(self, store: Store, signer: NoteSigner, clock: Clock, log: LoadedLog) -> None:
+        """Use `Sequencer.open`."""
+        self._store: Final = store
+        self._signer: Final = signer
+        self._clock: Final = clock
+        self._lock: Final = threading.Lock()
+        self._log = log
+        self._stale = False
+        self._fenced: str | None = None
+
+    @classmethod
+    def open(cls, store: Store, signer: NoteSigner, clock: Clock) -> Sequencer:
+        """Load, replay and check the stored log (`load_log`), then take its writer role.
+
+        Raises:
+            NoLog (`not_found`): the database holds no log.
+            StoreMismatch (`audit_mismatch`): the stored log fails a check of `load_log`, or `signer` is
+                not the log's key.
+            StoreUnavailable (`unavailable`): the database failed.
+        """
+        log = load_log(store)
+        if signer.name != log.origin or signer.verifier != log.verifier:
+            raise StoreMismatch("the signing key is not this log's key")
+        return cls(store, signer, clock, log)
+
+    # --- reads (no lock) --------------------------------------------------------------------------
+
+    @property
+    def origin(self) -> str:
+        return self._log.origin
+
+    @property
+    def verifier(self) -> NoteVerifier:
+        """The log's public key; its `vkey` is what verifiers configure."""
+        return self._log.verifier
+
+    @property
+    def state(self) -> State | None:
+        """The membership state after every committed leaf (None before genesis)."""
+        return self._log.state
+
+    @property
+    def size(self) -> int:
+        """The committed tree size."""
+        return self._log.size
+
+    @property
+    def root_hash(self) -> bytes:
+        return self._log.root_hash
+
+    @property
+    def latest_checkpoint(self) -> bytes | None:
+        """The signed checkpoint note of the committed tree size (None before genesis)."""
+        return self._log.checkpoint
+
+    def checkpoint(self, size: int) -> bytes | None:
+        """The signed checkpoint note stored for tree size `size`, if the log signed one."""
+        if size > self._log.size:
+            return None
+        return self._store.checkpoint(size)
+
+    def leaf(self, index: int) -> bytes:
+        """The leaf bytes at `index`. Requires 0 <= index < size.
+
+        Raises:
+            RegistryError (`not_found`): index out of range.
+        """
+        if not 0 <= index < self._log.size:
+            raise _not_found(f"leaf index {index} is not below the tree size {self._log.size}")
+        leaf = self._store.leaf(index)
+        if leaf is None:
+            raise StoreMismatch(f"the stored log has no leaf at index {index}")
+        return leaf
+
+    def leaves(self, start: int, end: int) -> list[bytes]:
+        """The leaves of [start, end). Requires 0 <= start <= end <= size.
+
+        Raises:
+            RegistryError (`not_found`): range out of bounds.
+        """
+        if not 0 <= start <= end <= self._log.size:
+            raise _not_found(f"leaf range [{start}, {end}) is not within the tree size {self._log.size}")
+        leaves = self._store.leaves(start, end)
+        if len(leaves) != end - start:
+            raise StoreMismatch(f"the stored log is missing leaves in [{start}, {end})")
+        return leaves
+
+    def inclusion_proof(self, index: int, size: int) -> list[bytes]:
+        """RFC 6962 PATH(index, D[0:size]). Requires 0 <= index < size <= the tree size.
+
+        Raises:
+            RegistryError (`not_found`): out of range.
+        """
+        log = self._log
+        if not 0 <= index < size <= log.size:
+            raise _not_found(f"no inclusion proof for index {index} in size {size} (tree size {log.size})")
+        return self._proof(log, lambda tree: tree.inclusion_proof(index, size))
+
+    def consistency_proof(self, old_size: int, new_size: int) -> list[bytes]:
+        """RFC 6962 PROOF(old_size, D[0:new_size]). Requires 0 <= old_size <= new_size <= the tree size.
+
+        Raises:
+            RegistryError (`not_found`): out of range.
+        """
+        log = self._log
+        if not 0 <= old_size <= new_size <= log.size:
+            raise _not_found(f"no consistency proof from size {old_size} to {new_size} (tree size {log.size})")
+        return self._proof(log, lambda tree: tree.consistency_proof(old_size, new_size))
+
+    def _proof(self, log: LoadedLog, make: Callable[[MerkleTree], list[bytes]]) -> list[bytes]:
+        try:
+            return make(MerkleTree(_Overlay(self._store.nodes, log.frontier), log.size))
+        except BadProof as exc:
+            raise StoreMismatch(f"the stored tree nodes are incomplete: {exc.message}") from exc
+
+    def validate(self, entry_bytes: bytes) -> Rejection | None:
+        """Would this entry be accepted now? The dry run of `submit`, at the clock's now; writes nothing."""
+        log = self._log
+        state = log.state
+        now = self._now(state)
+        try:
+            entry = parse_entry(entry_bytes)
+            if state is None:
+                genesis(verify_entry(entry, log.origin), Context(0, now))
+                return None
+            return check(state, verify_entry(entry, state.origin), Context(state.size, now))
+        except Rejected as exc:
+            return exc.rejection
+
+    # --- the write ----------------------------------------------------------------------------------
+
+    def submit(self, entry_bytes: bytes) -> Receipt | Rejection:
+        """Submit one entry; see `submit_batch`."""
+        return self.submit_batch([entry_bytes])[0]
+
+    def submit_batch(self, entries: Sequence[bytes]) -> list[Receipt | Rejection]:
+        """Admit, sequence and commit a batch; one result per entry, in order.
+
+        Steps ([5.6-j]): 1. take one log time, max(clock, last log time); 2. for each entry in order:
+        parse, verify its signatures, `apply` it to a working copy of the state at the next index (a
+        rejected entry leaves the working state as it was, so a duplicate of an earlier entry of the
+        same batch is `duplicate_entry`); 3. build the leaves, extend a working copy of the tree and
+        sign one checkpoint for the new size ([5.6-f]); 4. commit everything in one transaction that
+        compare-and-swaps the stored tree size ([5.6-g]); 5. only then publish the new state and return
+        receipts ([5.6-d]). With no entry accepted nothing is written and no checkpoint is signed.
+
+        Raises:
+            WriteConflict (`unavailable`): another sequencer wrote to the log; nothing was written, and
+                this sequencer refuses every later write (reopen it to take over).
+            StoreUnavailable (`unavailable`), or what a `Faults` hook raised: the commit failed or its
+                outcome is unknown; the in-memory state is unchanged and the next call first reloads
+                whatever the store committed.
+            StoreMismatch (`audit_mismatch`): the store disagrees with this sequencer.
+        """
+        with self._lock:
+            if self._fenced is not None:
+                raise WriteConflict(self._fenced)
+            if self._stale:
+                self._catch_up()
+            log = self._log
+            state = log.state
+            now = self._now(state)  # step 1
+            results: list[Receipt | Rejection | None] = [None] * len(entries)
+            accepted: list[tuple[int, Entry]] = []
+            for position, raw in enumerate(entries):  # step 2
+                index = log.size + len(accepted)
+                try:
+                    entry = parse_entry(raw)
+                    state = self._advance(state, entry, Context(index, now), log.origin)
+                except Rejected as exc:
+                    results[position] = exc.rejection
+                    continue
+                accepted.append((position, entry))
+            if not accepted:
+                return [r for r in results if r is not None]
+            # Step 3: the leaves, a working tree (the shared frontier is copied, not touched), one checkpoint.
+            rows = tuple(
+                StoredEntry(log.size + i, format_leaf(log.size + i, now, entry), entry.payload_hash, now)
+                for i, (_, entry) in enumerate(accepted)
+            )
+            leaf_hashes = hash_leaves(r.leaf for r in rows)
+            work = _Overlay(self._store.nodes, log.frontier)
+            tree = MerkleTree(work, log.size)
+            extension = tree.extend(leaf_hashes)
+            new_size = extension.tree_size
+            note = format_note(sign_checkpoint(Checkpoint(log.origin, new_size, extension.root_hash), self._signer))
+            for i, (position, _) in enumerate(accepted):
+                proof = tuple(tree.inclusion_proof(log.size + i, new_size))
+                results[position] = Receipt(log.size + i, leaf_hashes[i], note, proof)
+            frontier = MappingProxyType({k: work.known[k] for k in perfect_subtrees(0, new_size)})
+            new_log = LoadedLog(log.origin, log.verifier, state, new_size, extension.root_hash, frontier, note)
+            # Step 4.
+            try:
+                self._store.append(Append(log.size, rows, extension.runs, note))
+            except WriteConflict as exc:
+                self._fenced = exc.message
+                raise
+            except BaseException:
+                # Nothing or everything was committed; which one is read from the store next time.
+                self._stale = True
+                raise
+            # Committed. If the process dies on the next line, the batch's leaves, nodes and checkpoint
+            # are durable together and a restarted sequencer serves them, but no receipt was returned:
+            # a client that resubmits gets `duplicate_entry` and finds its entry by payload hash.
+            self._log = new_log  # step 5
+            return [r for r in results if r is not None]
+
+    def _now(self, state: State | None) -> int:
+        # protocol §5.6-c: the log time never decreases, whatever the clock says.
+        return max(int(self._clock()), 0 if state is None else state.last_logged_ms)
+
+    @staticmethod
+    def _advance(state: State | None, entry: Entry, ctx: Context, origin: str) -> State:
+        if state is None:
+            return genesis(verify_entry(entry, origin), ctx)
+        return apply(state, verify_entry(entry, state.origin), ctx)
+
+    def _catch_up(self) -> None:
+        """After a failed append: adopt whatever the store committed since our snapshot. Under `_lock`."""
+        log = self._log
+        stored = self._store.tree_size()
+        if stored < log.size:
+            raise StoreMismatch(f"the stored tree size {stored} is below the sequencer's {log.size}")
+        if stored > log.size:
+            state, _ = _replay_rows(self._store, log.state, log.size, stored)
+            try:
+                frontier = _frontier(self._store.nodes, stored)
+                root = MerkleTree(_Overlay(self._store.nodes, frontier), stored).root()
+            except CryptoError as exc:
+                raise StoreMismatch(f"the stored tree nodes of size {stored} are incomplete: {exc.code}") from exc
+            note = _check_head(self._store, log.verifier, log.origin, stored, root)
+            self._log = LoadedLog(log.origin, log.verifier, state, stored, root, MappingProxyType(frontier), note)
+        self._stale = False
+
+
+def init_log(store: Store, signer: NoteSigner, clock: Clock, genesis_entry: bytes) -> tuple[Sequencer, Receipt]:
+    """Create a log in an empty store: the meta row, then the genesis policy at index 0 with the first
+    checkpoint ([5.6-i]).
+
+    Raises:
+        LogExists (`unavailable`): the store already holds a non-empty log.
+        Rejected: the genesis entry is refused (`not_genesis`, `bad_policy`, `wrong_origin`, ...); the
+            store then holds an empty log that a later `init_log` replaces.
+        Errors of `Store.append`.
+    """
+    store.initialize(signer.name, signer.vkey)
+    sequencer = Sequencer.open(store, signer, clock)
+    result = sequencer.submit(genesis_entry)
+    if isinstance(result, Rejection):
+        raise Rejected(result)
+    return sequencer, result
