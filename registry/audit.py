@@ -1,0 +1,282 @@
+"""The auditor's full replay (protocol §8.2): every leaf, signature, rule, tree hash and checkpoint.
+
+Given the leaves in order and the checkpoints the log signed, `audit` recomputes the Merkle tree with
+the RFC 9162 §2.1.2 stack (O(log n) memory), replays every statement through the same rules engine the
+operator runs, and checks every checkpoint's signature and root at its size. It stops at the first
+discrepancy and names it: the index (or checkpoint size) and the failing check.
+
+Signature verification is the expensive, stateless part; `audit` can run it on all cores (a process
+pool, `workers`). Everything else is in order, in this process. No I/O of its own: the caller passes
+iterables (from a store, an export file or tiles fetched over HTTP) and an optional progress callback.
+"""
+
+from __future__ import annotations
+
+import collections
+import multiprocessing
+import multiprocessing.pool
+import os
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from itertools import islice
+from typing import Final
+
+from crypto.checkpoint import Checkpoint, open_checkpoint
+from crypto.errors import CryptoError
+from crypto.merkle import RootAccumulator, leaf_hash
+from crypto.note import NoteVerifier
+
+from .errors import ErrorCode, Rejected
+from .replay import apply_leaf
+from .state import State
+from .statements import Leaf, VerifiedEntry, parse_leaf, verify_entry
+
+__all__ = ["AuditCheck", "AuditReport", "audit"]
+
+_CHUNK: Final = 512
+
+
+class AuditCheck(StrEnum):
+    """The check that failed; part of the audit report's machine form (protocol §8.2)."""
+
+    LEAF_ENCODING = "leaf_encoding"
+    LEAF_INDEX = "leaf_index"
+    LEAF_SIGNATURE = "leaf_signature"
+    RULES = "rules"
+    CHECKPOINT_SIGNATURE = "checkpoint_signature"
+    CHECKPOINT_ROOT = "checkpoint_root"
+    CHECKPOINT_SIZE = "checkpoint_size"
+    CHECKPOINT_MISSING = "checkpoint_missing"
+    EMPTY_LOG = "empty_log"
+
+
+@dataclass(frozen=True, slots=True)
+class AuditReport:
+    """What an audit found. `ok` is True only when every check passed."""
+
+    ok: bool
+    size: int
+    root_hash: bytes
+    counts: Mapping[str, int] = field(default_factory=dict)
+    checkpoints: int = 0
+    first_bad_index: int | None = None
+    bad_checkpoint_size: int | None = None
+    check: AuditCheck | None = None
+    code: str | None = None
+    message: str | None = None
+    state: State | None = None
+
+    def to_json(self) -> dict[str, object]:
+        out: dict[str, object] = {
+            "ok": self.ok,
+            "tree_size": self.size,
+            "root_hash": self.root_hash.hex(),
+            "members": dict(self.counts),
+            "checkpoints_checked": self.checkpoints,
+        }
+        if not self.ok:
+            out["failure"] = {
+                "index": self.first_bad_index,
+                "checkpoint_size": self.bad_checkpoint_size,
+                "check": str(self.check),
+                "code": self.code,
+                "message": self.message,
+            }
+        return out
+
+
+_NOT_CHECKED: Final = "-"
+"""The verdict of a leaf whose signatures no worker checked: the replay verifies them itself."""
+
+
+def _verify_chunk(args: tuple[str, list[bytes]]) -> list[str | None]:
+    """Worker: parse each leaf and verify its signatures for `origin`: None (verified) or an error code.
+
+    A leaf that does not parse gets `_NOT_CHECKED`: the replay reports it with the right check.
+    """
+    origin, leaves = args
+    out: list[str | None] = []
+    for data in leaves:
+        try:
+            leaf = parse_leaf(data)
+        except Rejected:
+            out.append(_NOT_CHECKED)
+            continue
+        try:
+            verify_entry(leaf.entry, origin)
+            out.append(None)
+        except Rejected as exc:
+            out.append(str(exc.code))
+    return out
+
+
+def _chunks(leaves: Iterable[bytes]) -> Iterator[list[bytes]]:
+    it = iter(leaves)
+    while chunk := list(islice(it, _CHUNK)):
+        yield chunk
+
+
+class _Fail(Exception):
+    def __init__(
+        self, check: AuditCheck, code: str, message: str, index: int | None = None, checkpoint_size: int | None = None
+    ) -> None:
+        super().__init__(message)
+        self.check, self.code, self.msg = check, code, message
+        self.index, self.checkpoint_size = index, checkpoint_size
+
+
+def _open_checkpoints(notes: Iterable[bytes], verifier: NoteVerifier) -> dict[int, Checkpoint]:
+    by_size: dict[int, Checkpoint] = {}
+    for note in notes:
+        try:
+            cp, _ = open_checkpoint(note, verifier)
+        except CryptoError as exc:
+            raise _Fail(
+                AuditCheck.CHECKPOINT_SIGNATURE, exc.code, f"a checkpoint does not verify: {exc.message}"
+            ) from exc
+        other = by_size.get(cp.size)
+        if other is not None and other.root_hash != cp.root_hash:  # [8.2-c] one root per size
+            raise _Fail(
+                AuditCheck.CHECKPOINT_ROOT,
+                str(ErrorCode.AUDIT_MISMATCH),
+                "the log signed two different roots for one tree size",
+                checkpoint_size=cp.size,
+            )
+        by_size[cp.size] = cp
+    return by_size
+
+
+def audit(
+    leaves: Iterable[bytes],
+    checkpoints: Sequence[bytes],
+    log_verifier: NoteVerifier,
+    *,
+    workers: int = 1,
+    progress: Callable[[int], None] | None = None,
+) -> AuditReport:
+    """Replay a whole log from genesis and check everything (protocol §8.2).
+
+    Args:
+        leaves: the leaf bytes in index order, from index 0.
+        checkpoints: signed checkpoint notes (any order); one MUST cover the whole log.
+        log_verifier: the log's key (from its published vkey); its name is the log's origin.
+        workers: processes for signature verification (1: in this process; 0: all cores).
+        progress: called with the number of leaves done, about every 512 leaves.
+
+    Returns:
+        The report; `ok` is False at the first discrepancy, which it names.
+    """
+    acc = RootAccumulator()
+    state: State | None = None
+    index = 0
+    n_checkpoints = 0
+    origin = log_verifier.name
+    try:
+        by_size = _open_checkpoints(checkpoints, log_verifier)
+        n_checkpoints = len(by_size)
+        pool = None
+        if workers != 1:
+            ctx = multiprocessing.get_context("fork" if hasattr(os, "fork") else "spawn")
+            pool = ctx.Pool(workers or os.cpu_count() or 1)
+        try:
+            for chunk, verdicts in _verified_chunks(leaves, origin, pool):
+                for offset, data in enumerate(chunk):
+                    verdict = _NOT_CHECKED if verdicts is None else verdicts[offset]
+                    state = _replay_one(state, index, data, acc, verdict)
+                    if index == 0 and state.origin != origin:  # [8.2-a]
+                        raise _Fail(
+                            AuditCheck.RULES,
+                            str(ErrorCode.WRONG_ORIGIN),
+                            "the genesis names another origin than the log key",
+                            index=0,
+                        )
+                    index += 1
+                    checkpoint = by_size.get(index)
+                    if checkpoint is not None and checkpoint.root_hash != acc.root():  # [8.2-b]
+                        raise _Fail(
+                            AuditCheck.CHECKPOINT_ROOT,
+                            str(ErrorCode.AUDIT_MISMATCH),
+                            f"the checkpoint for size {index} names another root than the leaves give",
+                            index=index - 1,
+                            checkpoint_size=index,
+                        )
+                if progress is not None:
+                    progress(index)
+        finally:
+            if pool is not None:
+                pool.terminate()
+        if state is None:
+            raise _Fail(AuditCheck.EMPTY_LOG, str(ErrorCode.NOT_GENESIS), "the log is empty: it has no genesis")
+        beyond = [s for s in by_size if s > index]
+        if beyond:  # [8.2-d]
+            raise _Fail(
+                AuditCheck.CHECKPOINT_SIZE,
+                str(ErrorCode.AUDIT_MISMATCH),
+                f"a checkpoint names size {min(beyond)} but the log has {index} leaves",
+                checkpoint_size=min(beyond),
+            )
+        if index not in by_size:  # [8.2-d]
+            raise _Fail(
+                AuditCheck.CHECKPOINT_MISSING,
+                str(ErrorCode.AUDIT_MISMATCH),
+                f"no signed checkpoint covers the whole log of {index} leaves",
+                index=index - 1,
+            )
+    except _Fail as fail:
+        return AuditReport(
+            ok=False,
+            size=index,
+            root_hash=acc.root(),
+            counts={} if state is None else state.counts(),
+            checkpoints=n_checkpoints,
+            first_bad_index=fail.index,
+            bad_checkpoint_size=fail.checkpoint_size,
+            check=fail.check,
+            code=fail.code,
+            message=fail.msg,
+            state=state,
+        )
+    return AuditReport(True, index, acc.root(), state.counts(), n_checkpoints, state=state)
+
+
+def _verified_chunks(
+    leaves: Iterable[bytes], origin: str, pool: multiprocessing.pool.Pool | None
+) -> Iterator[tuple[list[bytes], list[str | None] | None]]:
+    """Chunks of leaves with the workers' signature verdicts (None: no pool, the replay verifies)."""
+    if pool is None:
+        for chunk in _chunks(leaves):
+            yield chunk, None
+        return
+    pending: collections.deque[list[bytes]] = collections.deque()
+
+    def jobs() -> Iterator[tuple[str, list[bytes]]]:
+        for chunk in _chunks(leaves):
+            pending.append(chunk)
+            yield origin, chunk
+
+    # imap keeps the order and runs ahead of the replay; `pending` holds the chunks in flight.
+    for verdicts in pool.imap(_verify_chunk, jobs(), chunksize=1):
+        yield pending.popleft(), verdicts
+
+
+def _replay_one(state: State | None, index: int, data: bytes, acc: RootAccumulator, verdict: str | None) -> State:
+    """Hash, parse, check the index and apply one leaf; raise `_Fail` naming the first broken check."""
+    acc.append(leaf_hash(data))
+    try:
+        leaf: Leaf = parse_leaf(data)
+    except Rejected as exc:  # [8.2-a]
+        raise _Fail(AuditCheck.LEAF_ENCODING, str(exc.code), exc.message, index=index) from exc
+    if leaf.index != index:  # [8.2-a]
+        raise _Fail(
+            AuditCheck.LEAF_INDEX, str(ErrorCode.AUDIT_MISMATCH), f"leaf {index} says index {leaf.index}", index=index
+        )
+    if verdict is not None and verdict != _NOT_CHECKED:
+        raise _Fail(AuditCheck.LEAF_SIGNATURE, verdict, f"a signature of entry {index} does not verify", index=index)
+    # None: a worker verified every signature of this very leaf for the log's origin (`_verify_chunk`).
+    verified = VerifiedEntry(leaf.entry) if verdict is None and state is not None else None
+    try:
+        return apply_leaf(state, leaf, verified)
+    except Rejected as exc:  # [8.2-a]
+        check = AuditCheck.LEAF_SIGNATURE if exc.code is ErrorCode.BAD_SIGNATURE else AuditCheck.RULES
+        raise _Fail(check, str(exc.code), exc.message, index=index) from exc
