@@ -1,0 +1,121 @@
+"""`registry audit`: replay a whole log from genesis and check everything (protocol §8.2).
+
+Sources: a local data directory (`--data DIR`, the operator's own store) or an export file
+(`--log FILE --log-key VKEY`). Prints the tree size, the root hash and the members per status
+(`--json` for machines); on any discrepancy exits 1 naming the first bad index and the failing check.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+import click
+
+from crypto.errors import CryptoError
+from crypto.note import NoteVerifier, parse_vkey
+
+from ..audit import AuditReport, audit
+from ..datadir import open_data_dir
+from ..errors import RegistryError
+from ..export import read_export
+from ..store import Store
+from .app import EXIT_FAILED, cli, fail_crypto, fail_registry, fail_usage
+
+__all__ = ["audit_command"]
+
+
+def _progress(total: int | None) -> Callable[[int], None] | None:
+    """A progress line on stderr when it is a terminal; nothing otherwise."""
+    if not sys.stderr.isatty():
+        return None
+
+    def show(done: int) -> None:
+        of = f"/{total:,}" if total else ""
+        click.echo(f"\raudited {done:,}{of} entries", err=True, nl=False)
+
+    return show
+
+
+def _print_report(report: AuditReport, as_json: bool) -> None:
+    if as_json:
+        click.echo(json.dumps(report.to_json(), indent=2, sort_keys=True))
+        return
+    click.echo(f"tree size: {report.size}")
+    click.echo(f"root hash: {report.root_hash.hex()}")
+    click.echo(f"checkpoints checked: {report.checkpoints}")
+    for status, count in report.counts.items():
+        click.echo(f"{status}: {count}")
+    if report.ok:
+        click.echo("audit: ok")
+
+
+def _finish(report: AuditReport, as_json: bool) -> None:
+    if sys.stderr.isatty():
+        click.echo("", err=True)
+    _print_report(report, as_json)
+    if not report.ok:
+        where = (
+            f"entry {report.first_bad_index}"
+            if report.first_bad_index is not None
+            else f"checkpoint of size {report.bad_checkpoint_size}"
+        )
+        click.echo(f"error: {report.code}: audit failed at {where} ({report.check}): {report.message}", err=True)
+        sys.exit(EXIT_FAILED)
+
+
+def _run(leaves: Iterable[bytes], checkpoints: list[bytes], verifier: NoteVerifier, total: int | None,
+         workers: int) -> AuditReport:
+    return audit(leaves, checkpoints, verifier, workers=workers, progress=_progress(total))
+
+
+@cli.command("audit")
+@click.option("--data", "data_dir", type=click.Path(path_type=Path, file_okay=False, exists=True),
+              help="Audit a local data directory (made by `registry init`).")
+@click.option("--log", "log_file", type=click.Path(path_type=Path, dir_okay=False),
+              help="Audit an export file (made by `registry export`); needs --log-key.")
+@click.option("--log-key", "log_key", metavar="VKEY",
+              help="The log's verifier key (C2SP vkey), obtained out of band. Required with --log.")
+@click.option("--workers", default=0, show_default=True, type=click.IntRange(0, 256),
+              help="Processes that verify signatures (0: all cores, 1: none besides this one).")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+def audit_command(data_dir: Path | None, log_file: Path | None, log_key: str | None, workers: int,
+                  as_json: bool) -> None:
+    """Replay the whole log from genesis, verifying every signature, rule, tree hash and checkpoint.
+
+    Prints the tree size, the root hash and the number of members per status. Exit codes: 0 the log
+    verifies; 1 a discrepancy (the first bad entry index or checkpoint and the failing check are
+    printed as `error: <code>: ...`); 2 usage error.
+    """
+    if (data_dir is None) == (log_file is None):
+        fail_usage("give exactly one of --data DIR or --log FILE")
+    try:
+        if log_file is not None:
+            if not log_key:
+                fail_usage("--log needs --log-key VKEY: the log's key, obtained out of band")
+            verifier = parse_vkey(log_key)
+            export = read_export(log_file)
+            if export.header.log_vkey != log_key:
+                click.echo("warning: the export names another log key than --log-key; auditing with --log-key",
+                           err=True)
+            checkpoints = [note for _, note in export.checkpoints()]
+            report = _run(export.leaves(), checkpoints, verifier, export.header.tree_size, workers)
+        elif data_dir is not None:
+            data = open_data_dir(data_dir)
+            verifier = parse_vkey(data.config.log_vkey)
+            store = Store.open(data.database_url(os.environ), writable=False)
+            try:
+                checkpoints = [note for _, note in store.iter_checkpoints()]
+                leaves = (row.leaf for row in store.iter_entries())
+                report = _run(leaves, checkpoints, verifier, store.tree_size(), workers)
+            finally:
+                store.close()
+    except RegistryError as exc:
+        fail_registry(exc)
+    except CryptoError as exc:
+        fail_crypto(exc)
+    else:
+        _finish(report, as_json)
