@@ -23,7 +23,16 @@ from typing import Final
 
 from crypto.checkpoint import Checkpoint, open_checkpoint, sign_checkpoint
 from crypto.errors import BadProof, CryptoError
-from crypto.merkle import MerkleTree, NodeKey, NodeRun, NodeStore, RootAccumulator, hash_leaves, perfect_subtrees
+from crypto.merkle import (
+    MerkleTree,
+    NodeKey,
+    NodeRun,
+    NodeStore,
+    hash_leaves,
+    leaf_hash,
+    node_hash,
+    perfect_subtrees,
+)
 from crypto.note import NoteSigner, NoteVerifier, format_note, parse_vkey
 
 from .errors import ErrorCode, RegistryError, Rejected, Rejection
@@ -99,8 +108,9 @@ def _frontier(tree_nodes: NodeStore, size: int) -> dict[NodeKey, bytes]:
     return dict(zip(keys, tree_nodes.get_nodes(keys), strict=True))
 
 
-def _checked_leaves(rows: Iterable[StoredEntry], start: int, hashes: RootAccumulator) -> Iterator[Leaf]:
-    """Parse stored rows in order, checking each row against its own leaf bytes, and hash them."""
+def _checked_leaves(rows: Iterable[StoredEntry], start: int, level0: Iterator[bytes]) -> Iterator[Leaf]:
+    """Parse stored rows in order, checking each against its own leaf bytes and its stored leaf hash
+    (tree node (0, index), read from `level0`)."""
     expected = start
     for row in rows:
         if row.index != expected:
@@ -111,24 +121,49 @@ def _checked_leaves(rows: Iterable[StoredEntry], start: int, hashes: RootAccumul
             raise StoreMismatch(f"the stored leaf at index {row.index} is malformed: {exc.code}") from exc
         if leaf.index != row.index or leaf.logged_ms != row.logged_ms or leaf.entry.payload_hash != row.payload_hash:
             raise StoreMismatch(f"the stored leaf at index {row.index} disagrees with its row")
-        hashes.extend(hash_leaves([row.leaf]))
+        digest = leaf_hash(row.leaf)
+        if next(level0, None) != digest:
+            raise StoreMismatch(f"the stored leaf hash of index {row.index} does not match the leaf")
         expected += 1
         yield leaf
 
 
-def _replay_rows(store: Store, state: State | None, start: int, end: int) -> tuple[State | None, bytes | None]:
-    """Replay stored leaves [start, end) onto `state`; return the state and, when start is 0, the root
-    hash recomputed from the leaves (None otherwise)."""
-    hashes = RootAccumulator()
-    leaves = _checked_leaves(store.iter_entries(start, end), start, hashes)
-    for leaf in leaves:
+def _replay_rows(store: Store, state: State | None, start: int, end: int) -> State | None:
+    """Replay stored leaves [start, end) onto `state`, checking each row and its stored leaf hash."""
+    level0 = _nodes_or_mismatch(store.nodes.iter_level(0, start, end))
+    count = 0
+    for leaf in _checked_leaves(store.iter_entries(start, end), start, level0):
         try:
             state = apply_leaf(state, leaf)
         except Rejected as exc:
             raise StoreMismatch(f"the stored leaf at index {leaf.index} breaks a rule: {exc.code}") from exc
-    if hashes.size != end - start:
-        raise StoreMismatch(f"the stored log has no leaf at index {start + hashes.size}")
-    return state, (hashes.root() if start == 0 else None)
+        count += 1
+    if count != end - start:
+        raise StoreMismatch(f"the stored log has no leaf at index {start + count}")
+    return state
+
+
+def _nodes_or_mismatch(nodes: Iterator[bytes]) -> Iterator[bytes]:
+    """`nodes`, with an absent node reported as a `StoreMismatch`."""
+    try:
+        yield from nodes
+    except BadProof as exc:
+        raise StoreMismatch(f"the stored tree is incomplete: {exc.message}") from exc
+
+
+def _check_upper_levels(store: Store, size: int) -> None:
+    """Every stored interior node of the tree of `size` leaves is the hash of its two children.
+
+    Level 0 (the leaf hashes) is checked against the leaves during replay; each level above is read
+    once, alongside the level below it, so memory stays constant.
+    """
+    for level in range(1, size.bit_length()):
+        count = size >> level
+        lower = _nodes_or_mismatch(store.nodes.iter_level(level - 1, 0, 2 * count))
+        upper = _nodes_or_mismatch(store.nodes.iter_level(level, 0, count))
+        for index, (value, left, right) in enumerate(zip(upper, lower, lower, strict=False)):
+            if node_hash(left, right) != value:
+                raise StoreMismatch(f"the stored tree node ({level}, {index}) is not the hash of its children")
 
 
 def _check_head(store: Store, verifier: NoteVerifier, origin: str, size: int, root: bytes) -> bytes | None:
@@ -154,9 +189,9 @@ def load_log(store: Store) -> LoadedLog:
     """Replay and check a stored log ([5.6-h]); needs no private key.
 
     Steps: read the meta row; replay every leaf [0, tree size) through the rules engine, checking each
-    row against its leaf; recompute the root hash from the leaves; read the tree's frontier from the
-    stored nodes and check it gives the same root; check the latest checkpoint is the log's signature
-    over that size and root.
+    row against its leaf and its stored leaf hash; check every stored interior node is the hash of its
+    children; compute the root hash from the stored frontier; check the latest checkpoint is the log's
+    signature over that size and root.
 
     Raises:
         NoLog (`not_found`): no log in the database.
@@ -169,15 +204,13 @@ def load_log(store: Store) -> LoadedLog:
     except CryptoError as exc:
         raise StoreMismatch(f"the stored log key is not a valid verifier key: {exc.code}") from exc
     size = meta.tree_size
-    state, leaves_root = _replay_rows(store, None, 0, size)
+    state = _replay_rows(store, None, 0, size)
+    _check_upper_levels(store, size)
     try:
         frontier = _frontier(store.nodes, size)
-        tree = MerkleTree(_Overlay(store.nodes, frontier), size)
+        root = MerkleTree(_Overlay(store.nodes, frontier), size).root()
     except CryptoError as exc:
         raise StoreMismatch(f"the stored tree nodes of size {size} are incomplete: {exc.code}") from exc
-    root = tree.root()
-    if root != leaves_root:
-        raise StoreMismatch("the stored tree nodes do not match the stored leaves")
     note = _check_head(store, verifier, meta.origin, size, root)
     return LoadedLog(meta.origin, verifier, state, size, root, MappingProxyType(frontier), note)
 
@@ -414,7 +447,7 @@ class Sequencer:
         if stored < log.size:
             raise StoreMismatch(f"the stored tree size {stored} is below the sequencer's {log.size}")
         if stored > log.size:
-            state, _ = _replay_rows(self._store, log.state, log.size, stored)
+            state = _replay_rows(self._store, log.state, log.size, stored)
             try:
                 frontier = _frontier(self._store.nodes, stored)
                 root = MerkleTree(_Overlay(self._store.nodes, frontier), stored).root()

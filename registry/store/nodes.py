@@ -25,6 +25,7 @@ from .models import NODES
 __all__ = ["SqlNodeStore", "db_errors"]
 
 _NODE_CHUNK: Final = 400  # (level, index) pairs per query: far below every bound-parameter limit
+_LEVEL_CHUNK: Final = 8192
 
 
 @contextmanager
@@ -95,6 +96,30 @@ class SqlNodeStore:
                 new = [{"level": k[0], "index": k[1], "hash": v} for k, v in sorted(items.items()) if k not in stored]
                 if new:
                     conn.execute(NODES.insert(), new)
+
+    def iter_level(self, level: int, start: int, end: int) -> Iterator[bytes]:
+        """The stored nodes (level, start) to (level, end - 1), in index order, read in chunks.
+
+        Raises:
+            BadProof (`bad_proof`): a node in the range is absent.
+            StoreUnavailable (`unavailable`): the database failed.
+        """
+        position = start
+        while position < end:
+            stop = min(end, position + _LEVEL_CHUNK)
+            with db_errors("read tree nodes"), self._engine.connect() as conn:
+                rows = conn.execute(
+                    select(NODES.c.index, NODES.c.hash)
+                    .where(NODES.c.level == level, NODES.c.index >= position, NODES.c.index < stop)
+                    .order_by(NODES.c.index)
+                ).all()
+            for index, value in rows:
+                if int(index) != position:
+                    raise BadProof(f"node ({level}, {position}) is not in the store")
+                position += 1
+                yield bytes(value)
+            if position < stop:
+                raise BadProof(f"node ({level}, {position}) is not in the store")
 
 
 def _fetch_nodes(conn: Connection, keys: Sequence[NodeKey]) -> dict[NodeKey, bytes]:
