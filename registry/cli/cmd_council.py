@@ -194,7 +194,7 @@ def policy_amend(
     if not isinstance(old, PolicyStatement):
         fail_usage(f"{current} holds a {entry.type} statement, not a policy")
     council = _sorted_keys(council_keys, "--council") if council_keys else old.council
-    new_threshold = threshold if threshold is not None else min(old.threshold, len(council))
+    new_threshold = threshold if threshold is not None else old.threshold
     if new_threshold > len(council):
         fail_usage(f"--threshold {new_threshold} is more than the {len(council)} council keys")
     statement = PolicyStatement(
