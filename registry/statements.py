@@ -18,7 +18,7 @@ from enum import StrEnum
 from typing import Final, NewType
 
 from crypto import canonical
-from crypto.domain import signing_message
+from crypto.domain import check_origin, signing_message
 from crypto.errors import BadKey, BadSignature, CryptoError, MalformedEncoding, TooLarge
 from crypto.keys import SIGNATURE_SIZE, SigningKey, check_public_key, fingerprint, verify_strict
 
@@ -310,7 +310,7 @@ def _key(value: object, name: str) -> bytes:
         return check_public_key(raw)
     except BadKey as exc:
         raise Rejected(
-            Rejection(ErrorCode.BAD_KEY, f"field {name} is not a valid Ed25519 public key", "3.2-c")
+            Rejection(ErrorCode.BAD_KEY, f"field {name} is not a valid Ed25519 public key", "4.2-d")
         ) from exc
 
 
@@ -364,8 +364,8 @@ def parse_statement(value: object) -> Statement:
     if obj["v"] != STATEMENT_VERSION or isinstance(obj["v"], bool):
         raise _malformed(f"field v must be {STATEMENT_VERSION}")
     origin = obj["origin"]
-    if not isinstance(origin, str) or not 1 <= len(origin) <= 255:
-        raise _malformed("field origin must be a string of 1 to 255 characters")
+    if not isinstance(origin, str) or check_origin(origin) is not None:
+        raise _malformed("field origin must be a log origin: 1 to 255 printable ASCII characters, no spaces or '+'")
     created_ms = _int(obj, "created_ms")
     if kind is StatementType.POLICY:
         return _parse_policy(obj, origin, created_ms)
@@ -526,7 +526,7 @@ def _decode(data: bytes, limit: int) -> object:
     except TooLarge as exc:
         raise Rejected(Rejection(ErrorCode.TOO_LARGE, f"an entry must be at most {limit} bytes", "4.2-a")) from exc
     except MalformedEncoding as exc:
-        raise Rejected(Rejection(ErrorCode.MALFORMED_ENCODING, exc.message, "4.1-a")) from exc
+        raise Rejected(Rejection(ErrorCode.MALFORMED_ENCODING, exc.message, "4.2-e")) from exc
 
 
 def _entry_from_object(value: object) -> Entry:

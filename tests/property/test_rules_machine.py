@@ -240,7 +240,7 @@ TestRulesMachine = RulesMachine.TestCase
 TestRulesMachine.settings = settings(max_examples=80, stateful_step_count=80, deadline=None)
 
 
-@pytest.mark.spec("8.2-a")
+@pytest.mark.spec("8.2-e")
 def test_replay_is_deterministic_wherever_split() -> None:
     """The same leaves give the same state, whether replayed at once or resumed from any split point."""
     log = Log(founders=[key(1), key(2)], council=[key(101), key(102), key(103)], params=PARAMS)

@@ -45,7 +45,7 @@ def cps(log: Log, sizes: list[int]) -> list[bytes]:
     return [checkpoint(log.leaves, s) for s in sizes]
 
 
-@pytest.mark.spec("8.2-a", "8.2-b")
+@pytest.mark.spec("8.2-a", "8.2-b", "8.2-e")
 def test_clean_log_passes_and_matches_the_operator_state(log: Log) -> None:
     n = len(log.leaves)
     report = audit(log.leaves, cps(log, [1, 5, n]), signer().verifier)
