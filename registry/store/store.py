@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Final, Protocol
 
 from sqlalchemy import Engine, func, select, update
@@ -25,7 +26,7 @@ from sqlalchemy.exc import IntegrityError
 
 from crypto.merkle import NodeRun
 
-from .db import WRITE_OPTION, ConnectHook, create_engine, display_url, ping
+from .db import WRITE_OPTION, ConnectHook, create_engine, display_url, parse_url, ping
 from .errors import LogExists, NoLog, StoreMismatch, StoreUnavailable, WriteConflict
 from .models import CHECKPOINTS, ENTRIES, META, META_ID, NODES, SCHEMA_VERSION, TABLES
 from .nodes import SqlNodeStore, db_errors
@@ -134,8 +135,12 @@ class Store:
 
         Raises:
             NotDurable (`unavailable`): writable, and commits would not be durable ([5.6-e]).
+            NoLog (`not_found`): without `create`, an SQLite file that does not exist (it is not
+                created empty).
             StoreUnavailable (`unavailable`): malformed URL, unreachable database.
         """
+        if not create:
+            _require_sqlite_file(url)
         engine = create_engine(url, writable=writable, connect_hook=connect_hook)
         store = cls(engine, url=url, writable=writable, faults=faults)
         try:
@@ -379,3 +384,13 @@ class Store:
     def _require_writable(self) -> None:
         if not self._writable:
             raise StoreUnavailable("this store was opened read-only")
+
+
+def _require_sqlite_file(url: str) -> None:
+    """Opening an SQLite URL creates its file; without `create`, refuse a file that does not exist."""
+    parsed = parse_url(url)
+    database = parsed.database or ""
+    if parsed.get_backend_name() != "sqlite" or database in ("", ":memory:") or database.startswith("file:"):
+        return
+    if not Path(database).exists():
+        raise NoLog(f"no database at {database} (run `registry init` first)")

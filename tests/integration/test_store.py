@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from sqlalchemy.engine import make_url
 
 from crypto.checkpoint import Checkpoint, sign_checkpoint
 from crypto.errors import BadProof
@@ -121,10 +123,11 @@ def test_meta_of_uninitialized_database_is_no_log(open_store: OpenStore) -> None
     assert info.value.code is ErrorCode.NOT_FOUND
 
 
-def test_meta_without_tables_is_no_log(open_store: OpenStore) -> None:
-    store = open_store(create=False)
-    with pytest.raises(NoLog):
-        store.tree_size()
+def test_a_database_without_tables_is_no_log_and_is_not_created(open_store: OpenStore, store_url: str) -> None:
+    with pytest.raises(NoLog):  # SQLite: at open, without creating the file; PostgreSQL: at the first read
+        open_store(create=False).tree_size()
+    if store_url.startswith("sqlite"):
+        assert not Path(make_url(store_url).database or "").exists()
 
 
 @pytest.mark.spec("5.6-i")
@@ -359,7 +362,7 @@ def test_guard_refuses_a_connection_whose_commits_would_not_be_durable(open_stor
 
 
 @pytest.mark.spec("5.6-e")
-def test_guard_refuses_sqlite_without_wal(tmp_path: object) -> None:
+def test_guard_refuses_sqlite_without_wal(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path}/nowal.sqlite3"
     with pytest.raises(NotDurable):
         Store.open(url, create=True, connect_hook=_set("PRAGMA journal_mode = DELETE"))
