@@ -200,7 +200,7 @@ class RulesMachine(RuleBasedStateMachine):
             if pair[0] == target and voided == at:
                 m.vouches[pair] = None
         for other in m.members.values():
-            other.strikes.discard(at)  # type: ignore[arg-type]
+            other.strikes.discard(at)
         m.promote()
 
     @precondition(lambda self: self.next_rotation < 210)
