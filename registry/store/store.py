@@ -45,6 +45,12 @@ STEPS: Final = ("tree_size", "entries", "nodes", "checkpoint", "commit")
 """The points of an append transaction at which `Faults.before_commit` is called, in order."""
 
 _CHUNK: Final = 2048
+# The two bulk inserts of an append, per DB-API parameter style (SQLite: qmark; psycopg: format).
+# "index" is quoted: it is a keyword in both dialects.
+_INSERT_ENTRIES_QMARK: Final = 'INSERT INTO entries ("index", leaf, payload_hash, logged_ms) VALUES (?, ?, ?, ?)'
+_INSERT_ENTRIES_FORMAT: Final = 'INSERT INTO entries ("index", leaf, payload_hash, logged_ms) VALUES (%s, %s, %s, %s)'
+_INSERT_NODES_QMARK: Final = 'INSERT INTO tree_nodes (level, "index", hash) VALUES (?, ?, ?)'
+_INSERT_NODES_FORMAT: Final = 'INSERT INTO tree_nodes (level, "index", hash) VALUES (%s, %s, %s)'
 
 
 class Faults(Protocol):
@@ -344,28 +350,19 @@ class Store:
                         raise WriteConflict(
                             f"the stored tree size is no longer {batch.old_size}: another sequencer wrote to this log"
                         )
+                    # Raw executemany with tuples: the bulk of an append, several times faster than
+                    # SQLAlchemy's per-row parameter processing.
+                    qmark = conn.dialect.paramstyle == "qmark"
                     faults.before_commit("entries")
                     if batch.entries:
-                        conn.execute(
-                            ENTRIES.insert(),
-                            [
-                                {
-                                    "index": e.index,
-                                    "leaf": e.leaf,
-                                    "payload_hash": e.payload_hash,
-                                    "logged_ms": e.logged_ms,
-                                }
-                                for e in batch.entries
-                            ],
+                        conn.exec_driver_sql(
+                            _INSERT_ENTRIES_QMARK if qmark else _INSERT_ENTRIES_FORMAT,
+                            [(e.index, e.leaf, e.payload_hash, e.logged_ms) for e in batch.entries],
                         )
                     faults.before_commit("nodes")
-                    nodes = [
-                        {"level": level, "index": index, "hash": value}
-                        for run in batch.runs
-                        for (level, index), value in run.items()
-                    ]
+                    nodes = [(level, index, value) for run in batch.runs for (level, index), value in run.items()]
                     if nodes:
-                        conn.execute(NODES.insert(), nodes)
+                        conn.exec_driver_sql(_INSERT_NODES_QMARK if qmark else _INSERT_NODES_FORMAT, nodes)
                     faults.before_commit("checkpoint")
                     conn.execute(CHECKPOINTS.insert(), {"size": new_size, "note": batch.checkpoint})
                     faults.before_commit("commit")
