@@ -1,0 +1,366 @@
+"""The FastAPI app of the registry's REST API (protocol §9.1 to §9.4).
+
+`create_app(source, settings)` builds the app over a log: a data directory (opened with the store and
+the sequencer when the app starts) or any `LogSource` (tests). `app_from_env()` is the factory that
+`registry serve` hands to uvicorn by its import path, so that nothing imports `api` (STYLE §1).
+
+One process serves one log with one sequencer: the batcher (`api.batcher`) is the only caller of its
+writes; request handlers read its published snapshot (`Sequencer.state`, `.size`, ...), which the
+sequencer replaces, never mutates. Handlers that read the database are plain `def`s, which FastAPI runs
+in its thread pool, so the event loop never waits on a disk.
+
+Privacy (§9.1-g): no handler reads the client's address or headers other than `Content-Length`; the
+server runs without an access log; errors carry no personal data.
+
+Deliberately not here: the rules (the core), the code-to-status table (`api.errors`), the tiles
+(`api.tiles`), the server process (`registry serve`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import sys
+import time
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from contextlib import AbstractContextManager, asynccontextmanager, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+
+from fastapi import FastAPI, Query, Request
+from fastapi import Path as PathParam
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import Response
+from pydantic import BaseModel
+
+from registry import PROTOCOL_VERSION
+from registry.datadir import open_data_dir
+from registry.errors import ErrorCode, RegistryError, Rejection
+from registry.sequencer import Clock, Sequencer
+from registry.store import Store
+
+from .batcher import DEFAULT_BATCH_MS, DEFAULT_MAX_BATCH, DEFAULT_MAX_PENDING, Batcher, Sequenced
+from .errors import ApiError, error_response, install_error_handlers, openapi_errors
+from .runtime import OpenedLog, Runtime
+from .schemas import (
+    ConsistencyProofBody,
+    HealthBody,
+    InclusionProofBody,
+    MemberBody,
+    PolicyBody,
+    ReceiptBody,
+    ValidateBody,
+    member_body,
+    policy_body,
+    receipt_body,
+)
+from .tiles import tiles_router
+
+__all__ = [
+    "BATCH_MS_ENV",
+    "DATA_ENV",
+    "MAX_BODY",
+    "LogSource",
+    "Settings",
+    "app_from_env",
+    "create_app",
+    "data_dir_source",
+    "system_clock",
+]
+
+MAX_BODY: Final = 65_536
+"""Largest request body the server reads ([9.1-c])."""
+DATA_ENV: Final = "REGISTRY_SERVE_DATA"
+"""The data directory `app_from_env` serves (set by `registry serve`)."""
+BATCH_MS_ENV: Final = "REGISTRY_SERVE_BATCH_MS"
+"""The batch window of `app_from_env`, in milliseconds (set by `registry serve --batch-ms`)."""
+
+_MAX_INT: Final = 2**63 - 1
+_JSON: Final = "application/json"
+
+LogSource = Callable[[], AbstractContextManager[OpenedLog]]
+"""Opens the log when the app starts and closes it when the app stops."""
+
+_log = logging.getLogger("api")
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Server settings. Requires batch_ms >= 0 and 1 <= max_batch <= max_pending."""
+
+    batch_ms: int = DEFAULT_BATCH_MS
+    max_batch: int = DEFAULT_MAX_BATCH
+    max_pending: int = DEFAULT_MAX_PENDING
+    max_body: int = MAX_BODY
+
+
+def system_clock() -> int:
+    """Milliseconds since the Unix epoch: the sequencer's clock in production."""
+    return time.time_ns() // 1_000_000
+
+
+def data_dir_source(path: Path, env: Mapping[str, str], clock: Clock = system_clock) -> LogSource:
+    """A `LogSource` over the data directory `path`: its database (by `DataDir.database_url(env)`) opened
+    for writing, and its sequencer (which replays and checks the whole log when opened)."""
+
+    @contextmanager
+    def opened() -> Iterator[OpenedLog]:
+        data = open_data_dir(path)
+        signer = data.signer()
+        with Store.open(data.database_url(env), writable=True) as store:
+            yield OpenedLog(store, Sequencer.open(store, signer, clock))
+
+    return opened
+
+
+# --- request helpers ------------------------------------------------------------------------------------
+
+
+def _json(model: BaseModel, status: int = 200, *, exclude_none: bool = False) -> Response:
+    return Response(model.model_dump_json(exclude_none=exclude_none), status_code=status, media_type=_JSON)
+
+
+def _too_large(limit: int) -> ApiError:
+    return ApiError(Rejection(ErrorCode.TOO_LARGE, f"a request body must be at most {limit} bytes", "9.1-c"))
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    """The request body, refusing it as soon as it is over `limit` bytes ([9.1-c])."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise _too_large(limit)
+    body = bytearray()
+    # protocol §9.1-c: counted while reading, whatever Content-Length says; a chunked body is read
+    # no further than one chunk past the limit.
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise _too_large(limit)
+    return bytes(body)
+
+
+_ENTRY_BODY: Final[dict[str, Any]] = {
+    "requestBody": {
+        "required": True,
+        "description": "the entry's canonical bytes (protocol §4.2): a statement file's content",
+        "content": {
+            _JSON: {
+                "schema": {
+                    "type": "object",
+                    "required": ["signatures", "statement"],
+                    "properties": {
+                        "signatures": {
+                            "type": "array",
+                            "items": {
+                                "type": "object",
+                                "required": ["key", "sig"],
+                                "properties": {"key": {"type": "string"}, "sig": {"type": "string"}},
+                            },
+                        },
+                        "statement": {"type": "object"},
+                    },
+                }
+            }
+        },
+    }
+}
+
+
+def _openapi_without_default_422(app: FastAPI) -> Callable[[], dict[str, Any]]:
+    """FastAPI documents a 422 for every operation with parameters; ours answer 400 instead ([9.1-b])."""
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = get_openapi(
+            title=app.title, version=app.version, description=app.description, routes=app.routes
+        )
+        for item in schema.get("paths", {}).values():
+            for operation in item.values():
+                responses = operation.get("responses", {})
+                if "HTTPValidationError" in str(responses.get("422", "")):
+                    del responses["422"]
+        components = schema.get("components", {}).get("schemas", {})
+        for name in ("HTTPValidationError", "ValidationError"):
+            components.pop(name, None)
+        app.openapi_schema = schema
+        return schema
+
+    return openapi
+
+
+# --- the app ----------------------------------------------------------------------------------------------
+
+
+def create_app(source: Path | LogSource, settings: Settings | None = None) -> FastAPI:
+    """Build the API over a log.
+
+    Args:
+        source: a data directory (its database chosen by config.json, then `DATABASE_URL`, then the
+            SQLite default) or a `LogSource`. The log is opened when the app starts (its lifespan),
+            replayed and checked by `Sequencer.open`, and closed when it stops.
+        settings: batch window and limits; the defaults of protocol §9.
+
+    Returns:
+        The app. Until its lifespan has started every operation answers 503 `unavailable`.
+    """
+    settings = settings or Settings()
+    opener = data_dir_source(source, os.environ) if isinstance(source, Path) else source
+    runtime = Runtime()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        with opener() as log:
+            batcher = Batcher(
+                log.sequencer,
+                batch_ms=settings.batch_ms,
+                max_batch=settings.max_batch,
+                max_pending=settings.max_pending,
+            )
+            batcher.start()
+            runtime.attach(log, batcher)
+            _log.info("serving the log %s at tree size %d", log.sequencer.origin, log.sequencer.size)
+            try:
+                yield
+            finally:
+                await batcher.close()
+                runtime.detach()
+
+    app = FastAPI(
+        title="Anti-war membership registry",
+        version=PROTOCOL_VERSION,
+        description="The REST API of protocol §9. Errors are {code, message, section}; codes in §10.",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+    )
+    install_error_handlers(app)
+    app.openapi = _openapi_without_default_422(app)  # type: ignore[method-assign]
+
+    @app.post(
+        "/v1/entries",
+        status_code=201,
+        response_model=ReceiptBody,
+        responses={
+            201: {"description": "sequenced and committed under a signed checkpoint"},
+            **openapi_errors(400, 403, 404, 409, 413, 422, 429, 503),
+        },
+        openapi_extra=_ENTRY_BODY,
+        summary="Submit a signed statement",
+    )
+    async def submit_entry(request: Request) -> Response:
+        """The answer comes once the statement is durably sequenced under a signed checkpoint ([9.2-a])."""
+        body = await _read_body(request, settings.max_body)
+        result = await runtime.batcher.submit(body)
+        if isinstance(result, Rejection):  # protocol §9.2-c: refused, nothing written
+            return error_response(result)
+        return _json(_receipt(result), 201)
+
+    @app.post(
+        "/v1/validate",
+        response_model=ValidateBody,
+        responses={
+            200: {"description": '{"ok": true}, or {"ok": false, "code", "message", "section"}'},
+            **openapi_errors(413, 503),
+        },
+        openapi_extra=_ENTRY_BODY,
+        summary="Dry run: would this statement be accepted now?",
+    )
+    async def validate_entry(request: Request) -> Response:
+        body = await _read_body(request, settings.max_body)
+        sequencer = runtime.sequencer
+        rejection = await asyncio.to_thread(sequencer.validate, body)  # protocol §9.2-e: writes nothing
+        if rejection is None:
+            return _json(ValidateBody(ok=True), exclude_none=True)
+        verdict = ValidateBody(ok=False, code=str(rejection.code), message=rejection.message, section=rejection.section)
+        return _json(verdict)
+
+    @app.get(
+        "/v1/members/{member_id}",
+        response_model=MemberBody,
+        responses=openapi_errors(400, 404, 503),
+        summary="A member's status, vouch count and history",
+    )
+    async def get_member(
+        member_id: str = PathParam(
+            pattern=r"^[0-9a-f]{64}$", description="member id, or a current or retired key: 64 lowercase hex"
+        ),
+    ) -> Response:
+        state = runtime.sequencer.state  # one snapshot, read without a lock
+        member = None if state is None else state.resolve(bytes.fromhex(member_id))
+        if state is None or member is None:
+            raise RegistryError(Rejection(ErrorCode.UNKNOWN_MEMBER, "no member has this id or key in the log", "7.3-e"))
+        return _json(member_body(state.view(member), state.size))
+
+    @app.get(
+        "/v1/policy",
+        response_model=PolicyBody,
+        responses=openapi_errors(404, 503),
+        summary="The policy in force and its declaration texts",
+    )
+    async def get_policy() -> Response:
+        state = runtime.sequencer.state
+        if state is None:
+            raise RegistryError(Rejection(ErrorCode.NOT_FOUND, "the log has no policy yet", "9.3-b"))
+        return _json(policy_body(state.policy, state.size))
+
+    @app.get(
+        "/v1/proof/inclusion",
+        response_model=InclusionProofBody,
+        responses=openapi_errors(400, 404, 503),
+        summary="RFC 6962 inclusion proof of an index in a tree size",
+    )
+    def get_inclusion_proof(
+        index: int = Query(ge=0, le=_MAX_INT), size: int = Query(ge=0, le=_MAX_INT)
+    ) -> Response:
+        if index >= size:  # protocol §9.3-c
+            raise RegistryError(Rejection(ErrorCode.MALFORMED_ENCODING, "index must be below size", "9.3-c"))
+        proof = runtime.sequencer.inclusion_proof(index, size)  # not_found beyond the tree size
+        return _json(InclusionProofBody(index=index, tree_size=size, inclusion_proof=[h.hex() for h in proof]))
+
+    @app.get(
+        "/v1/proof/consistency",
+        response_model=ConsistencyProofBody,
+        responses=openapi_errors(400, 404, 503),
+        summary="RFC 6962 consistency proof between two tree sizes",
+    )
+    def get_consistency_proof(old: int = Query(ge=0, le=_MAX_INT), new: int = Query(ge=0, le=_MAX_INT)) -> Response:
+        if old > new:  # protocol §9.3-d
+            raise RegistryError(Rejection(ErrorCode.MALFORMED_ENCODING, "old must not be above new", "9.3-d"))
+        proof = runtime.sequencer.consistency_proof(old, new)  # not_found beyond the tree size
+        return _json(ConsistencyProofBody(old=old, new=new, consistency_proof=[h.hex() for h in proof]))
+
+    @app.get("/healthz", response_model=HealthBody, responses=openapi_errors(503), summary="Liveness")
+    async def healthz() -> Response:
+        if not runtime.batcher.running:
+            raise RegistryError(Rejection(ErrorCode.UNAVAILABLE, "the server is not sequencing statements", "9.3-e"))
+        return _json(HealthBody(status="ok", tree_size=runtime.sequencer.size))
+
+    app.include_router(tiles_router(runtime))
+    return app
+
+
+def _receipt(result: Sequenced) -> ReceiptBody:
+    return receipt_body(result.receipt, result.logged_ms, result.tree_size)
+
+
+def app_from_env() -> FastAPI:
+    """The app of `registry serve`: the data directory in `REGISTRY_SERVE_DATA`, the batch window in
+    `REGISTRY_SERVE_BATCH_MS`. Also sends this package's log lines (no request data) to stderr.
+
+    Raises:
+        RegistryError (`malformed_encoding`): the variables are missing or malformed.
+    """
+    data = os.environ.get(DATA_ENV, "")
+    batch_ms = os.environ.get(BATCH_MS_ENV, str(DEFAULT_BATCH_MS))
+    if not data or not batch_ms.isdigit():
+        message = f"{DATA_ENV} must name a data directory and {BATCH_MS_ENV} be a number of milliseconds"
+        raise RegistryError(Rejection(ErrorCode.MALFORMED_ENCODING, message, ""))
+    if not _log.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(levelname)s: %(name)s: %(message)s"))
+        _log.addHandler(handler)
+        _log.setLevel(logging.INFO)
+    return create_app(Path(data), Settings(batch_ms=int(batch_ms)))
