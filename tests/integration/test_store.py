@@ -415,3 +415,29 @@ def test_tables_hold_only_the_log_and_its_bookkeeping(open_store: OpenStore) -> 
         "tree_nodes": ["hash", "index", "level"],
     }
     assert {t.name for t in TABLES} == set(found)
+
+
+def test_store_package_public_names() -> None:
+    import registry.store
+
+    assert registry.store.__all__ == [
+        "STEPS",
+        "Append",
+        "Faults",
+        "LogExists",
+        "LogMeta",
+        "NoFaults",
+        "NoLog",
+        "NotDurable",
+        "SqlNodeStore",
+        "Store",
+        "StoreError",
+        "StoreMismatch",
+        "StoreUnavailable",
+        "StoredEntry",
+        "WriteConflict",
+        "create_engine",
+        "display_url",
+        "durability_problem",
+        "read_durability_settings",
+    ]
