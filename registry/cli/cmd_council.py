@@ -35,16 +35,14 @@ from ..statements import (
     parse_statement,
 )
 from .app import cli, fail, fail_usage
-from .cmd_member import MEMBER_ID, OUT_PATH, make_statement, origin_option, shipped_declarations, sign_statement_file
 from .cmd_show import describe_entry, entry_summary, verified_file
-from .keys_io import now_ms, read_statement_file
+from .keys_io import make_statement, now_ms, read_statement_file, sign_statement_file
+from .options import FILE_PATH, KEY_PATH, MEMBER_ID, OUT_PATH, origin_option, shipped_declarations
 
 __all__ = ["council", "parse_param_settings", "policy"]
 
 _PARAM_NAMES: Final = tuple(f.name for f in fields(Params))
 _COUNCIL_REASONS: Final = (Reason.FRAUD.value, Reason.DECLARATION_BREACH.value)
-_KEY_PATH: Final = click.Path(path_type=Path, dir_okay=False, exists=True)
-_FILE_PATH: Final = click.Path(path_type=Path, dir_okay=False, exists=True)
 _DIR_PATH: Final = click.Path(path_type=Path, file_okay=False, exists=True)
 
 
@@ -163,7 +161,7 @@ def policy_new(
 
 
 @policy.command("amend")
-@click.argument("current", type=_FILE_PATH)
+@click.argument("current", type=FILE_PATH)
 @click.option("--council", "council_keys", type=MEMBER_ID, multiple=True, help="Replace the council (repeatable).")
 @click.option("--threshold", type=click.IntRange(min=1), default=None, help="Replace the threshold m.")
 @click.option("--set", "settings", multiple=True, metavar="NAME=VALUE", help=_SET_HELP)
@@ -215,8 +213,8 @@ def policy_amend(
 
 
 @policy.command("sign")
-@click.argument("file", type=_FILE_PATH)
-@click.option("--key", "key_path", type=_KEY_PATH, required=True, help="A council member's key file.")
+@click.argument("file", type=FILE_PATH)
+@click.option("--key", "key_path", type=KEY_PATH, required=True, help="A council member's key file.")
 def policy_sign(file: Path, key_path: Path) -> None:
     """Add a council signature to the policy in FILE (in place, atomically).
 
@@ -242,7 +240,7 @@ def policy_sign(file: Path, key_path: Path) -> None:
 
 
 @policy.command("show")
-@click.argument("file", type=_FILE_PATH)
+@click.argument("file", type=FILE_PATH)
 @click.option("--text", "texts", is_flag=True, help="Also print the declaration texts.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object for machines.")
 def policy_show(file: Path, texts: bool, as_json: bool) -> None:
@@ -290,7 +288,7 @@ def _council_draft(statement: Revoke | Reinstate, out: Path, force: bool) -> Non
 @council.command("revoke")
 @click.option("--member", "member", type=MEMBER_ID, required=True, help="The member id to revoke.")
 @click.option("--reason", type=click.Choice(_COUNCIL_REASONS), required=True, help="Why.")
-@click.option("--evidence", type=_FILE_PATH, required=True, help="The evidence file (only its SHA-256 is kept).")
+@click.option("--evidence", type=FILE_PATH, required=True, help="The evidence file (only its SHA-256 is kept).")
 @origin_option()
 @click.option("--out", "out", type=OUT_PATH, required=True, help="The statement file to write (unsigned).")
 @click.option("--force", is_flag=True, help="Replace OUT if it exists.")
@@ -310,7 +308,7 @@ def council_revoke(member: bytes, reason: str, evidence: Path, origin: str, out:
 
 @council.command("reinstate")
 @click.option("--member", "member", type=MEMBER_ID, required=True, help="The member id to reinstate.")
-@click.option("--evidence", type=_FILE_PATH, default=None, help="The appeal's evidence file (only its SHA-256).")
+@click.option("--evidence", type=FILE_PATH, default=None, help="The appeal's evidence file (only its SHA-256).")
 @origin_option()
 @click.option("--out", "out", type=OUT_PATH, required=True, help="The statement file to write (unsigned).")
 @click.option("--force", is_flag=True, help="Replace OUT if it exists.")
@@ -326,8 +324,8 @@ def council_reinstate(member: bytes, evidence: Path | None, origin: str, out: Pa
 
 
 @council.command("sign")
-@click.argument("file", type=_FILE_PATH)
-@click.option("--key", "key_path", type=_KEY_PATH, required=True, help="A council member's key file.")
+@click.argument("file", type=FILE_PATH)
+@click.option("--key", "key_path", type=KEY_PATH, required=True, help="A council member's key file.")
 def council_sign(file: Path, key_path: Path) -> None:
     """Add a council signature to the council revocation or reinstatement in FILE (in place).
 

@@ -12,19 +12,16 @@ the rules engine when the statement is submitted; these commands only refuse wha
 
 from __future__ import annotations
 
-import importlib.resources
-from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Final, TypeAlias
+from typing import Final
 
 import click
 
-from crypto.domain import check_origin
-from crypto.errors import BadKey, CryptoError
+from crypto.errors import CryptoError
 from crypto.keyfile import write_key_file
-from crypto.keys import SigningKey, check_public_key, fingerprint
+from crypto.keys import SigningKey, fingerprint
 
-from ..errors import ErrorCode, Rejected, Rejection
+from ..errors import ErrorCode, Rejection
 from ..statements import (
     Declare,
     Entry,
@@ -33,180 +30,49 @@ from ..statements import (
     Reason,
     Revoke,
     Rotate,
-    Statement,
     Unvouch,
     Vouch,
     declaration_hash,
     entry_from_statement,
     sign_entry,
-    verify_entry,
 )
 from .app import cli, fail, fail_crypto, fail_usage
 from .keys_io import (
-    ORIGIN_ENV,
     PASSPHRASE_ENV,
     load_key,
+    make_statement,
     new_passphrase,
     now_ms,
     read_statement_file,
-    rewrite_statement_file,
+    sign_statement_file,
     write_statement_file,
+)
+from .options import (
+    FILE_PATH,
+    HEX32,
+    KEY_PATH,
+    MEMBER_ID,
+    OUT_PATH,
+    key_option,
+    origin_option,
+    out_option,
+    shipped_declarations,
 )
 
 __all__ = [
-    "HEX32",
-    "MEMBER_ID",
-    "OUT_PATH",
     "accept",
     "declare",
     "keygen",
-    "make_statement",
-    "origin_option",
     "revocation",
     "revocation_certificate",
     "revoke",
     "rotate",
-    "shipped_declarations",
-    "sign_statement_file",
     "sponsor",
     "unvouch",
     "vouch",
 ]
 
 _MEMBER_REASONS: Final = (Reason.WITHDRAWN.value, Reason.KEY_COMPROMISED.value, Reason.DURESS.value)
-
-
-# --- parameters ------------------------------------------------------------------------------------
-
-
-if TYPE_CHECKING:
-    _ParamBase: TypeAlias = click.ParamType[bytes]
-else:  # click < 8.2 has no type parameters on ParamType
-    _ParamBase = click.ParamType
-
-
-class _Hex32(_ParamBase):
-    """32 bytes as 64 hex digits; with `key=True`, also a valid Ed25519 public key (protocol §3.2)."""
-
-    def __init__(self, name: str, *, key: bool) -> None:
-        self.name = name
-        self._key = key
-
-    def convert(self, value: object, param: click.Parameter | None, ctx: click.Context | None) -> bytes:
-        if isinstance(value, bytes):
-            return value
-        text = str(value).strip().lower()
-        try:
-            raw = bytes.fromhex(text) if len(text) == 64 else b""
-        except ValueError:
-            raw = b""
-        if len(raw) != 32:
-            self.fail("expected 64 hex digits", param, ctx)
-        if self._key:
-            try:
-                check_public_key(raw)
-            except BadKey as exc:
-                self.fail(f"not a valid member id or key: {exc.message}", param, ctx)
-        return raw
-
-
-MEMBER_ID: Final = _Hex32("ID", key=True)
-HEX32: Final = _Hex32("HEX", key=False)
-OUT_PATH: Final = click.Path(path_type=Path, dir_okay=False, writable=True)
-_KEY_PATH: Final = click.Path(path_type=Path, dir_okay=False, exists=True)
-_FILE_PATH: Final = click.Path(path_type=Path, dir_okay=False, exists=True)
-
-
-def _origin_callback(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
-    if value is not None and (problem := check_origin(value)) is not None:
-        raise click.BadParameter(problem)
-    return value
-
-
-def origin_option(*, required: bool = True) -> Callable[[Callable[..., None]], Callable[..., None]]:
-    """`--origin ORIGIN`, defaulting to the environment variable REGISTRY_ORIGIN."""
-    return click.option(
-        "--origin",
-        envvar=ORIGIN_ENV,
-        required=required,
-        callback=_origin_callback,
-        help=f"The log's origin; every signature is bound to it (default: ${ORIGIN_ENV}).",
-    )
-
-
-def _out_option(f: Callable[..., None]) -> Callable[..., None]:
-    f = click.option("--force", is_flag=True, help="Replace FILE if it exists.")(f)
-    return click.option("--out", "out", type=OUT_PATH, required=True, help="The statement file to write.")(f)
-
-
-def _key_option(help_text: str) -> Callable[[Callable[..., None]], Callable[..., None]]:
-    return click.option("--key", "key_path", type=_KEY_PATH, required=True, help=help_text)
-
-
-def shipped_declarations() -> dict[str, str]:
-    """The declaration texts shipped with the package (registry/declarations/<lang>.txt), by language."""
-    texts: dict[str, str] = {}
-    folder = importlib.resources.files("registry") / "declarations"
-    for item in sorted(folder.iterdir(), key=lambda i: i.name):
-        if item.name.endswith(".txt"):
-            texts[item.name[: -len(".txt")]] = item.read_text(encoding="utf-8")
-    return texts
-
-
-# --- making and co-signing statement files --------------------------------------------------------
-
-
-def make_statement(
-    statement: Statement, keys: Sequence[SigningKey], out: Path, *, force: bool, private: bool = False
-) -> Entry:
-    """Sign `statement` with `keys` (possibly none: an unsigned draft) and write it to `out` atomically."""
-    entry = entry_from_statement(statement)
-    try:
-        for key in keys:
-            entry = sign_entry(entry, key)
-    except CryptoError as exc:
-        fail_crypto(exc)
-    write_statement_file(out, entry, force=force, private=private)
-    click.echo(str(out))
-    return entry
-
-
-def sign_statement_file(
-    path: Path,
-    key_path: Path,
-    kinds: tuple[type, ...],
-    command: str,
-    check: Callable[[Entry, SigningKey], None] | None = None,
-) -> Entry:
-    """Add the signature of the key at `key_path` to the statement file `path`, in place, atomically.
-
-    The signatures already present are verified first (protocol §9.5-b): nobody co-signs a file that
-    was altered after an earlier party signed it. `check` may refuse a key that the statement does not
-    name. Prints the path on stdout and the signer's fingerprint on stderr.
-    """
-    entry = read_statement_file(path)
-    if not isinstance(entry.statement, kinds):
-        names = " or ".join(k.__name__.lower().replace("policystatement", "policy") for k in kinds)
-        fail_usage(f"{path} holds a {entry.type} statement; {command} signs a {names} statement")
-    if entry.signatures:
-        try:
-            verify_entry(entry, entry.statement.origin)
-        except Rejected as exc:
-            fail(exc.rejection)
-    key = load_key(key_path)
-    if check is not None:
-        check(entry, key)
-    if key.public_key in entry.signers:
-        click.echo(f"note: key {fingerprint(key.public_key)} had already signed {path}", err=True)
-    try:
-        signed = sign_entry(entry, key)
-    except CryptoError as exc:
-        fail_crypto(exc)
-    rewrite_statement_file(path, signed)
-    count = len(signed.signatures)
-    click.echo(f"signed {entry.type} with key {fingerprint(key.public_key)}: signatures: {count}", err=True)
-    click.echo(str(path))
-    return signed
 
 
 def _acting_member(key: SigningKey, as_member: bytes | None) -> MemberId:
@@ -295,13 +161,13 @@ def keygen(out: Path, origin: str | None, revocation_reason: str, encrypt: bool)
 
 
 @cli.command()
-@_key_option("The member's key file (the key in force: after a rotation, the new one).")
+@key_option("The member's key file (the key in force: after a rotation, the new one).")
 @origin_option()
 @click.option(
     "--reason", type=click.Choice(_MEMBER_REASONS), default=Reason.KEY_COMPROMISED.value, show_default=True
 )
 @click.option("--member", "member", type=MEMBER_ID, default=None, help="The member id (default: KEY's public key).")
-@_out_option
+@out_option
 def revocation(key_path: Path, origin: str, reason: str, member: bytes | None, out: Path, force: bool) -> None:
     """Make a pre-signed revocation certificate, to hand to a trusted friend (written with mode 0600).
 
@@ -317,11 +183,11 @@ def revocation(key_path: Path, origin: str, reason: str, member: bytes | None, o
 
 
 @cli.command()
-@_key_option("The member's key file (the key in force).")
+@key_option("The member's key file (the key in force).")
 @click.option("--reason", type=click.Choice(_MEMBER_REASONS), required=True, help="Why the membership ends.")
 @origin_option()
 @click.option("--member", "member", type=MEMBER_ID, default=None, help="The member id (default: KEY's public key).")
-@_out_option
+@out_option
 def revoke(key_path: Path, reason: str, origin: str, member: bytes | None, out: Path, force: bool) -> None:
     """Revoke your own membership: a `revoke` statement signed by your key (protocol §7.6).
 
@@ -351,14 +217,14 @@ def _declaration_from_policy(path: Path, lang: str, origin: str) -> bytes:
 
 
 @cli.command()
-@_key_option("The new member's key file (from `registry keygen`).")
+@key_option("The new member's key file (from `registry keygen`).")
 @origin_option()
 @click.option("--declaration", "lang", required=True, help="The language of the declaration you sign: en, ru, ...")
-@click.option("--policy", "policy_path", type=_FILE_PATH, default=None, help="Take the text from this policy file.")
+@click.option("--policy", "policy_path", type=FILE_PATH, default=None, help="Take the text from this policy file.")
 @click.option("--declaration-hash", "decl_hash", type=HEX32, default=None, help="Sign this declaration hash.")
 @click.option("--identity-commitment", "commitment", type=HEX32, default=None, help="Your identity commitment.")
 @click.option("--sponsor", "sponsor_id", type=MEMBER_ID, default=None, help="The member id of your sponsor.")
-@_out_option
+@out_option
 def declare(
     key_path: Path,
     origin: str,
@@ -405,8 +271,8 @@ def declare(
 
 
 @cli.command()
-@click.argument("file", type=_FILE_PATH)
-@_key_option("The sponsor's key file.")
+@click.argument("file", type=FILE_PATH)
+@key_option("The sponsor's key file.")
 @click.option("--as", "as_member", type=MEMBER_ID, default=None, help=_AS_HELP)
 def sponsor(file: Path, key_path: Path, as_member: bytes | None) -> None:
     """Co-sign, as its sponsor, the declaration in FILE (in place).
@@ -442,12 +308,12 @@ def sponsor(file: Path, key_path: Path, as_member: bytes | None) -> None:
 
 
 @cli.command()
-@_key_option("The voucher's key file.")
+@key_option("The voucher's key file.")
 @click.option("--member", "member", type=MEMBER_ID, required=True, help="The member id you vouch for.")
 @origin_option()
 @click.option("--commitment", type=HEX32, default=None, help="The subject's identity commitment, if they declared one.")
 @click.option("--as", "as_member", type=MEMBER_ID, default=None, help=_AS_HELP)
-@_out_option
+@out_option
 def vouch(
     key_path: Path,
     member: bytes,
@@ -474,8 +340,8 @@ def vouch(
 
 
 @cli.command()
-@click.argument("file", type=_FILE_PATH)
-@_key_option("The subject's key file.")
+@click.argument("file", type=FILE_PATH)
+@key_option("The subject's key file.")
 def accept(file: Path, key_path: Path) -> None:
     """Accept the vouch in FILE by countersigning it as its subject (in place).
 
@@ -499,11 +365,11 @@ def accept(file: Path, key_path: Path) -> None:
 
 
 @cli.command()
-@_key_option("The voucher's key file.")
+@key_option("The voucher's key file.")
 @click.option("--member", "member", type=MEMBER_ID, required=True, help="The member id whose vouch you withdraw.")
 @origin_option()
 @click.option("--as", "as_member", type=MEMBER_ID, default=None, help=_AS_HELP)
-@_out_option
+@out_option
 def unvouch(key_path: Path, member: bytes, origin: str, as_member: bytes | None, out: Path, force: bool) -> None:
     """Withdraw your vouch for member ID (protocol §7.5). Signed by you alone.
 
@@ -517,11 +383,11 @@ def unvouch(key_path: Path, member: bytes, origin: str, as_member: bytes | None,
 
 
 @cli.command()
-@_key_option("The key in force (it is retired by the rotation).")
-@click.option("--new-key", "new_key_path", type=_KEY_PATH, required=True, help="The new key file (`registry keygen`).")
+@key_option("The key in force (it is retired by the rotation).")
+@click.option("--new-key", "new_key_path", type=KEY_PATH, required=True, help="The new key file (`registry keygen`).")
 @origin_option()
 @click.option("--member", "member", type=MEMBER_ID, default=None, help="The member id (default: KEY's public key).")
-@_out_option
+@out_option
 def rotate(
     key_path: Path, new_key_path: Path, origin: str, member: bytes | None, out: Path, force: bool
 ) -> None:

@@ -8,6 +8,7 @@ only the command line reads (a log refuses it). Files are written atomically: a 
 same directory, synced, then moved into place, so that no reader ever sees half a statement.
 
 This module is part of the shell: it reads the clock (`now_ms`), the environment and the terminal.
+`make_statement` and `sign_statement_file` are the two ways every command writes a statement.
 Deliberately not here: the statements themselves (registry/statements.py), the key file format
 (crypto/keyfile.py), and anything that talks to a log.
 """
@@ -19,6 +20,7 @@ import os
 import secrets
 import sys
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Final
 
@@ -27,21 +29,33 @@ import click
 from crypto import canonical
 from crypto.errors import BadKey, CryptoError, MalformedEncoding, TooLarge
 from crypto.keyfile import key_file_is_encrypted, read_key_file
-from crypto.keys import SigningKey
+from crypto.keys import SigningKey, fingerprint
 
 from ..errors import ErrorCode, Rejected, Rejection
-from ..statements import MAX_ENTRY_SIZE, Entry, entry_from_statement, format_entry, parse_entry, parse_statement
+from ..statements import (
+    MAX_ENTRY_SIZE,
+    Entry,
+    Statement,
+    entry_from_statement,
+    format_entry,
+    parse_entry,
+    parse_statement,
+    sign_entry,
+    verify_entry,
+)
 from .app import fail, fail_crypto, fail_usage
 
 __all__ = [
     "ORIGIN_ENV",
     "PASSPHRASE_ENV",
     "load_key",
+    "make_statement",
     "new_passphrase",
     "now_ms",
     "parse_statement_file",
     "read_statement_file",
     "rewrite_statement_file",
+    "sign_statement_file",
     "stdin_is_terminal",
     "write_file_atomic",
     "write_statement_file",
@@ -228,3 +242,59 @@ def read_statement_file(path: Path) -> Entry:
         return parse_statement_file(data)
     except Rejected as exc:
         fail(exc.rejection)
+
+
+# --- making and co-signing statement files ----------------------------------------------------------
+
+
+def make_statement(
+    statement: Statement, keys: Sequence[SigningKey], out: Path, *, force: bool, private: bool = False
+) -> Entry:
+    """Sign `statement` with `keys` (possibly none: an unsigned draft) and write it to `out` atomically."""
+    entry = entry_from_statement(statement)
+    try:
+        for key in keys:
+            entry = sign_entry(entry, key)
+    except CryptoError as exc:
+        fail_crypto(exc)
+    write_statement_file(out, entry, force=force, private=private)
+    click.echo(str(out))
+    return entry
+
+
+def sign_statement_file(
+    path: Path,
+    key_path: Path,
+    kinds: tuple[type, ...],
+    command: str,
+    check: Callable[[Entry, SigningKey], None] | None = None,
+) -> Entry:
+    """Add the signature of the key at `key_path` to the statement file `path`, in place, atomically.
+
+    The signatures already present are verified first (protocol §9.5-b): nobody co-signs a file that
+    was altered after an earlier party signed it. `check` may refuse a key that the statement does not
+    name. Prints the path on stdout and the signer's fingerprint on stderr.
+    """
+    entry = read_statement_file(path)
+    if not isinstance(entry.statement, kinds):
+        names = " or ".join(k.__name__.lower().replace("policystatement", "policy") for k in kinds)
+        fail_usage(f"{path} holds a {entry.type} statement; {command} signs a {names} statement")
+    if entry.signatures:
+        try:
+            verify_entry(entry, entry.statement.origin)
+        except Rejected as exc:
+            fail(exc.rejection)
+    key = load_key(key_path)
+    if check is not None:
+        check(entry, key)
+    if key.public_key in entry.signers:
+        click.echo(f"note: key {fingerprint(key.public_key)} had already signed {path}", err=True)
+    try:
+        signed = sign_entry(entry, key)
+    except CryptoError as exc:
+        fail_crypto(exc)
+    rewrite_statement_file(path, signed)
+    count = len(signed.signatures)
+    click.echo(f"signed {entry.type} with key {fingerprint(key.public_key)}: signatures: {count}", err=True)
+    click.echo(str(path))
+    return signed
