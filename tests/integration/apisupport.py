@@ -17,6 +17,7 @@ from api.runtime import OpenedLog
 from crypto.checkpoint import Checkpoint, open_checkpoint
 from crypto.keys import SigningKey
 from crypto.merkle import leaf_hash, verify_inclusion
+from crypto.note import NoteVerifier
 from registry.sequencer import Clock, Sequencer, init_log
 from registry.statements import MemberId, Params, Statement, format_leaf, parse_entry
 from registry.store import Faults, Store
@@ -88,9 +89,13 @@ def member_id(k: SigningKey) -> MemberId:
     return MemberId(k.public_key)
 
 
-def check_receipt(body: dict[str, Any], entry: bytes, *, origin: str = ORIGIN) -> Checkpoint:
-    """Verify a 201 body as a client must ([9.2-a], [9.2-b]); returns the checkpoint it carries."""
-    checkpoint, _ = open_checkpoint(str(body["checkpoint"]).encode("utf-8"), log_signer(origin).verifier, origin=origin)
+def check_receipt(
+    body: dict[str, Any], entry: bytes, *, origin: str = ORIGIN, verifier: NoteVerifier | None = None
+) -> Checkpoint:
+    """Verify a 201 body as a client must ([9.2-a], [9.2-b]); returns the checkpoint it carries.
+    `verifier` is the log's key (default: the fixed test key of `log_signer`)."""
+    verifier = verifier or log_signer(origin).verifier
+    checkpoint, _ = open_checkpoint(str(body["checkpoint"]).encode("utf-8"), verifier, origin=origin)
     index, size, logged_ms = int(body["index"]), int(body["tree_size"]), int(body["logged_ms"])
     assert checkpoint.size == size > index
     expected = leaf_hash(format_leaf(index, logged_ms, parse_entry(entry)))
