@@ -1,7 +1,9 @@
 """`registry audit`: replay a whole log from genesis and check everything (protocol §8.2).
 
-Sources: a local data directory (`--data DIR`, the operator's own store) or an export file
-(`--log FILE --log-key VKEY`). Prints the tree size, the root hash and the members per status
+Sources: a local data directory (`--data DIR`, the operator's own store), an export file
+(`--log FILE --log-key VKEY`), or a server (`--server URL [--cache DIR]`, protocol §9.6: fetched as
+tiles through the client, incrementally when a cache is kept; see `audit_remote`). Prints the tree
+size, the root hash and the members per status
 (`--json` for machines); on any discrepancy exits 1 naming the first bad index and the failing check.
 """
 
@@ -24,6 +26,7 @@ from ..errors import RegistryError
 from ..export import read_export
 from ..store import Store
 from .app import EXIT_FAILED, cli, fail_crypto, fail_registry, fail_usage
+from .audit_remote import run_remote_audit
 
 __all__ = ["audit_command"]
 
@@ -77,21 +80,36 @@ def _run(leaves: Iterable[bytes], checkpoints: list[bytes], verifier: NoteVerifi
               help="Audit a local data directory (made by `registry init`).")
 @click.option("--log", "log_file", type=click.Path(path_type=Path, dir_okay=False),
               help="Audit an export file (made by `registry export`); needs --log-key.")
+@click.option("--server", "server_url", metavar="URL",
+              help="Audit the log a server publishes (its checkpoint, tiles and entry bundles over HTTP).")
+@click.option("--cache", "cache_dir", type=click.Path(path_type=Path, file_okay=False),
+              help="With --server: keep the log key, the accepted checkpoint, full tiles and bundles here, so "
+              "that the next run fetches only what is new and refuses a rollback.")
 @click.option("--log-key", "log_key", metavar="VKEY",
-              help="The log's verifier key (C2SP vkey), obtained out of band. Required with --log.")
+              help="The log's verifier key (C2SP vkey), obtained out of band. Required with --log, and with "
+              "--server unless the --cache directory stored it on first use.")
 @click.option("--workers", default=0, show_default=True, type=click.IntRange(0, 256),
               help="Processes that verify signatures (0: all cores, 1: none besides this one).")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
-def audit_command(data_dir: Path | None, log_file: Path | None, log_key: str | None, workers: int,
-                  as_json: bool) -> None:
+def audit_command(data_dir: Path | None, log_file: Path | None, server_url: str | None, cache_dir: Path | None,
+                  log_key: str | None, workers: int, as_json: bool) -> None:
     """Replay the whole log from genesis, verifying every signature, rule, tree hash and checkpoint.
 
-    Prints the tree size, the root hash and the number of members per status. Exit codes: 0 the log
-    verifies; 1 a discrepancy (the first bad entry index or checkpoint and the failing check are
-    printed as `error: <code>: ...`); 2 usage error.
+    Prints the tree size, the root hash and the number of members per status. With --server it first
+    verifies the server's checkpoint signature, its consistency with the checkpoint the --cache
+    accepted last time (a smaller or inconsistent one is refused), and every tile and entry bundle it
+    reads; what it fetched and reused is said on stderr. Exit codes: 0 the log verifies; 1 a
+    discrepancy (the first bad entry index or checkpoint and the failing check are printed as
+    `error: <code>: ...`); 2 usage error; 3 server unreachable.
     """
-    if (data_dir is None) == (log_file is None):
-        fail_usage("give exactly one of --data DIR or --log FILE")
+    if sum(source is not None for source in (data_dir, log_file, server_url)) != 1:
+        fail_usage("give exactly one of --data DIR, --log FILE or --server URL")
+    if cache_dir is not None and server_url is None:
+        fail_usage("--cache goes with --server")
+    if server_url is not None:
+        report = run_remote_audit(server_url, cache_dir, log_key, workers, as_json, _progress(None))
+        _finish(report, as_json)
+        return
     try:
         if log_file is not None:
             if not log_key:

@@ -1,7 +1,9 @@
 """Log commands on a local data directory: `init`, `submit`, `status`, `export` (protocol §5.6, §5.7, §9).
 
-They work through the store and the sequencer (`--data DIR`); the HTTP forms go through the client.
-Exit codes: 0 success, 1 rejected or failed (`error: <code>: <message>` on stderr), 2 usage error.
+They work through the store and the sequencer (`--data DIR`); `submit` and `status` also take
+`--server URL` and then go through the client only (STYLE §1).
+Exit codes: 0 success, 1 rejected or failed (`error: <code>: <message>` on stderr), 2 usage error,
+3 server unreachable.
 Which database a data directory uses is explained in `registry.datadir` (config.json, then
 `DATABASE_URL`, then DIR/log.sqlite3).
 """
@@ -30,6 +32,7 @@ from ..statements import MAX_ENTRY_SIZE, parse_entry, verify_entry
 from ..store import Store
 from .app import cli, fail, fail_crypto, fail_usage
 from .keys_io import now_ms
+from .server_io import SERVER_HELP, fail_remote, open_client, parse_log_key
 
 __all__ = ["export", "init", "status", "submit"]
 
@@ -105,16 +108,40 @@ def init(directory: Path, policy_path: Path, origin: str, database_url: str | No
 
 @cli.command()
 @click.argument("file", type=click.Path(path_type=Path, dir_okay=False))
-@click.option("--data", "data_path", required=True, type=click.Path(path_type=Path, file_okay=False), help=_DATA_HELP)
-def submit(file: Path, data_path: Path) -> None:
-    """Append the statement FILE to the local log.
+@click.option("--data", "data_path", type=click.Path(path_type=Path, file_okay=False), help=_DATA_HELP)
+@click.option("--server", "server_url", metavar="URL", help=SERVER_HELP)
+@click.option("--log-key", "log_key", metavar="VKEY",
+              help="With --server: the log's verifier key; the receipt's checkpoint signature is then checked.")
+def submit(file: Path, data_path: Path | None, server_url: str | None, log_key: str | None) -> None:
+    """Append the statement FILE to the log: a local data directory (--data) or a server (--server).
 
     The entry is checked by the rules engine and, if accepted, committed with a new signed checkpoint
-    before its index is printed (the last line of stdout).
+    before its index is printed (the last line of stdout). With --server the receipt is verified
+    first: the leaf hash recomputed from FILE, the inclusion proof against the checkpoint's root hash,
+    and, with --log-key, the checkpoint's signature.
 
-    Exit codes: 0 appended; 1 rejected (the code and message on stderr; nothing appended); 2 usage error.
+    Exit codes: 0 appended; 1 rejected (the code and message on stderr; nothing appended) or a receipt
+    that does not verify; 2 usage error; 3 server unreachable.
     """
+    if (data_path is None) == (server_url is None):
+        fail_usage("give exactly one of --data DIR or --server URL")
     entry = _read_entry_file(file)
+    if server_url is not None:
+        verifier = None if log_key is None else parse_log_key(log_key)
+        try:
+            with open_client(server_url, verifier) as client:
+                receipt = client.submit(entry)
+        except RegistryError as exc:
+            fail_remote(exc)
+        click.echo(f"logged at index {receipt.index} under the checkpoint of size {receipt.tree_size}; "
+                   f"inclusion proof verified{'' if verifier is None else ', checkpoint signature verified'}",
+                   err=True)
+        click.echo(str(receipt.index))
+        return
+    if data_path is None:
+        fail_usage("give exactly one of --data DIR or --server URL")
+    if log_key is not None:
+        fail_usage("--log-key goes with --server")
     try:
         data = open_data_dir(data_path)
         with _open_store(data, writable=True) as store:
@@ -153,19 +180,34 @@ def _view_json(view: MemberView, tree_size: int) -> dict[str, object]:
 
 @cli.command()
 @click.argument("member_id", metavar="ID")
-@click.option("--data", "data_path", required=True, type=click.Path(path_type=Path, file_okay=False), help=_DATA_HELP)
+@click.option("--data", "data_path", type=click.Path(path_type=Path, file_okay=False), help=_DATA_HELP)
+@click.option("--server", "server_url", metavar="URL", help=SERVER_HELP)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-def status(member_id: str, data_path: Path, as_json: bool) -> None:
-    """Show a member's status as replayed from the local log.
+def status(member_id: str, data_path: Path | None, server_url: str | None, as_json: bool) -> None:
+    """Show a member's status, from a local data directory (--data) or a server (--server).
 
-    ID is a member id, or a member's current or retired key (64 hex digits). The whole log is replayed
-    and checked against its latest checkpoint first. With --json prints {"member", "key", "status",
+    ID is a member id, or a member's current or retired key (64 hex digits). With --data the whole log
+    is replayed and checked against its latest checkpoint first; with --server the server's replay is
+    shown (`registry audit --server` checks it). With --json prints {"member", "key", "status",
     "valid_vouches", "founder", "commitment", "revocation_reason", "strikes", "history" (the indexes
     of the member's entries), "tree_size"}.
 
-    Exit codes: 0 found; 1 unknown member (unknown_member) or a log that fails its checks; 2 usage error.
+    Exit codes: 0 found; 1 unknown member (unknown_member) or a log that fails its checks; 2 usage
+    error; 3 server unreachable.
     """
+    if (data_path is None) == (server_url is None):
+        fail_usage("give exactly one of --data DIR or --server URL")
     ident = _parse_id(member_id)
+    if server_url is not None:
+        try:
+            with open_client(server_url) as client:
+                found = client.member(ident)
+        except RegistryError as exc:
+            fail_remote(exc)
+        _print_status(found.view, found.tree_size, as_json)
+        return
+    if data_path is None:
+        fail_usage("give exactly one of --data DIR or --server URL")
     try:
         data = open_data_dir(data_path)
         with _open_store(data, writable=False) as store:
@@ -175,8 +217,11 @@ def status(member_id: str, data_path: Path, as_json: bool) -> None:
     member = None if log.state is None else log.state.resolve(ident)
     if log.state is None or member is None:
         fail(Rejection(ErrorCode.UNKNOWN_MEMBER, "no member has this id or key in the log", "7.3-e"))
-    view = log.state.view(member)
-    document = _view_json(view, log.size)
+    _print_status(log.state.view(member), log.size, as_json)
+
+
+def _print_status(view: MemberView, tree_size: int, as_json: bool) -> None:
+    document = _view_json(view, tree_size)
     if as_json:
         click.echo(json.dumps(document, sort_keys=True))
         return
@@ -190,7 +235,7 @@ def status(member_id: str, data_path: Path, as_json: bool) -> None:
     click.echo(f"revocation:      {document['revocation_reason'] or '-'}")
     click.echo(f"strikes:         {view.strikes}")
     click.echo(f"entries:         {history}")
-    click.echo(f"log tree size:   {log.size}")
+    click.echo(f"log tree size:   {tree_size}")
 
 
 def _progress() -> Callable[[int, int], None] | None:
