@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import re
 import threading
 from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import replace
@@ -531,7 +532,7 @@ def test_tiles_and_bundles_rebuild_the_checkpoint_root(served: ServedLog) -> Non
 # --- errors, OpenAPI, settings ------------------------------------------------------------------------------
 
 
-@pytest.mark.spec("9.1-a")
+@pytest.mark.spec("9.1-a", "10-a")
 def test_the_status_table_covers_every_code() -> None:
     assert set(STATUS) == set(ErrorCode)
     assert {STATUS[c] for c in (ErrorCode.MALFORMED_ENCODING, ErrorCode.MALFORMED_ENTRY)} == {400}
@@ -543,6 +544,15 @@ def test_the_status_table_covers_every_code() -> None:
     assert STATUS[ErrorCode.RATE_LIMITED] == 429
     assert STATUS[ErrorCode.UNAVAILABLE] == 503
     assert STATUS[ErrorCode.INTERNAL] == 500
+
+
+@pytest.mark.spec("10-a")
+def test_the_protocol_error_table_matches_the_server_table() -> None:
+    spec = Path(__file__).resolve().parents[2] / "docs" / "protocol.md"
+    rows = re.findall(r"^\| `([a-z_]+)` \| (\d{3}) \|", spec.read_text("utf-8"), flags=re.MULTILINE)
+    if not rows:
+        pytest.skip("docs/protocol.md has no §10 table yet")
+    assert {ErrorCode(code): int(status) for code, status in rows} == dict(STATUS)
 
 
 class _BrokenSequencer(Sequencer):
