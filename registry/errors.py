@@ -58,6 +58,12 @@ class ErrorCode(StrEnum):
     NOT_FOUND = "not_found"
     UNAVAILABLE = "unavailable"
     INTERNAL = "internal"
+    # Credentials (§4.3, §8.1)
+    STALE_CREDENTIAL = "stale_credential"
+    WRONG_CHALLENGE = "wrong_challenge"
+    NOT_VERIFIED = "not_verified"
+    ATTRIBUTE_MISMATCH = "attribute_mismatch"
+    UNDISCLOSED_ATTRIBUTE = "undisclosed_attribute"
 
 
 @dataclass(frozen=True, slots=True)
