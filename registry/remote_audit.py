@@ -35,6 +35,8 @@ from crypto.tiles import (
     TILE_WIDTH,
     parse_entry_bundle,
     parse_hash_tile,
+    tile_entries_path,
+    tile_path,
     tiles_for_size,
     verify_entry_bundle,
     verify_tiles,
@@ -45,7 +47,7 @@ from .client import RegistryClient
 from .errors import ErrorCode, RegistryError, Rejected, Rejection
 from .tilecache import TileCache
 
-__all__ = ["RemoteAudit", "RemoteAuditFailed", "SyncStats", "audit_server"]
+__all__ = ["RemoteAudit", "RemoteAuditFailed", "SyncStats", "audit_server", "fetch_plan"]
 
 _FULL_TILE: Final = TILE_WIDTH * HASH_SIZE
 
@@ -89,6 +91,23 @@ FetchProgress = Callable[[int, int], None]
 
 def _noop(_: str) -> None:
     return None
+
+
+def fetch_plan(old_size: int, new_size: int) -> list[str]:
+    """The paths a run fetches, sorted, when its cache holds what the accepted size `old_size` covers
+    (0: a first run) and the server's checkpoint has `new_size` (protocol §9.6-h).
+
+    That is the checkpoint; every partial tile of `new_size`; every full tile and full entry bundle
+    that was not yet full at `old_size`; and the partial entry bundle of `new_size`. Requires
+    0 <= old_size <= new_size.
+    """
+    paths = {"checkpoint"}
+    for level, index, width in tiles_for_size(new_size):
+        if width < TILE_WIDTH or index >= old_size >> (TILE_HEIGHT * (level + 1)):
+            paths.add(tile_path(level, index, width))
+        if level == 0 and (width < TILE_WIDTH or index >= old_size // TILE_WIDTH):
+            paths.add(tile_entries_path(index, width))
+    return sorted(paths)
 
 
 class _Sync:
