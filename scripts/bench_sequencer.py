@@ -11,7 +11,8 @@ For each database (SQLite in a temporary directory, with WAL and synchronous=FUL
 --postgres URL or REGISTRY_TEST_POSTGRES_URL is given) and each batch size, it sequences every entry into
 a fresh log, one transaction and one signed checkpoint per batch, and reports durable appends per second.
 The baseline is bare libsodium Ed25519 verification of the same signatures on one core (no strict
-checks, no parsing); the target ratio is at least 0.5. It also times admission alone (parse, verify and
+checks, no parsing), measured right before each run so that load from other processes weighs on both
+sides of the ratio; the target ratio is at least 0.5. It also times admission alone (parse, verify and
 apply in memory, no storage) to show where the time goes.
 
 Usage: scripts/bench_sequencer.py [--entries N] [--batches 1,64,256] [--single N] [--repeat N] [--postgres URL]
@@ -141,20 +142,22 @@ def build_log(entries: int, founders: int = 16) -> tuple[bytes, list[bytes]]:
     return genesis_bytes, out
 
 
-def bare_verify_rate(entries: Sequence[bytes]) -> tuple[float, int]:
-    """Entries per second when only their Ed25519 signatures are verified, with bare libsodium, one core."""
+def verify_jobs(entries: Sequence[bytes]) -> list[tuple[bytes, bytes]]:
+    """(signature || message, public key) for every signature of `entries`, as libsodium takes them."""
     jobs: list[tuple[bytes, bytes]] = []
     for raw in entries:
         entry = parse_entry(raw)
         message = signatures_message(entry)
         jobs.extend((s.signature + message, s.key) for s in entry.signatures)
-    best = float("inf")
-    for _ in range(3):
-        start = time.perf_counter()
-        for signed, key in jobs:
-            nacl.bindings.crypto_sign_open(signed, key)
-        best = min(best, time.perf_counter() - start)
-    return len(entries) / best, len(jobs)
+    return jobs
+
+
+def bare_verify_rate(jobs: Sequence[tuple[bytes, bytes]], entries: int) -> float:
+    """Entries per second when only their Ed25519 signatures are verified, with bare libsodium, one core."""
+    start = time.perf_counter()
+    for signed, key in jobs:
+        nacl.bindings.crypto_sign_open(signed, key)
+    return entries / (time.perf_counter() - start)
 
 
 def admission_rate(genesis_bytes: bytes, entries: Sequence[bytes]) -> float:
@@ -218,34 +221,45 @@ def main() -> int:
 
     started = time.perf_counter()
     genesis_bytes, entries = build_log(args.entries)
-    print(f"built {len(entries)} entries in {time.perf_counter() - started:.1f} s")
-    bare, signatures = bare_verify_rate(entries)
-    print(f"bare Ed25519 verification, one core: {bare:,.0f} entries/s ({signatures} signatures)")
-    admission = max(admission_rate(genesis_bytes, entries) for _ in range(args.repeat))
-    print(f"admission only (parse + strict verify + apply, in memory): {admission:,.0f} entries/s "
-          f"(ratio {admission / bare:.2f})")
+    jobs = verify_jobs(entries)
+    print(f"built {len(entries)} entries ({len(jobs)} signatures) in {time.perf_counter() - started:.1f} s")
+    # Each figure is paired with a bare-verification run made just before it, so that load from other
+    # processes weighs on both sides of the ratio; of `--repeat` pairs the best ratio is kept.
+    bare = max(bare_verify_rate(jobs, len(entries)) for _ in range(max(3, args.repeat)))
+    print(f"bare Ed25519 verification, one core: {bare:,.0f} entries/s")
+    figures: dict[str, float] = {"bare_verify_entries_per_s": bare}
+    best_admission = (0.0, 0.0)
+    for _ in range(args.repeat):
+        base = bare_verify_rate(jobs, len(entries))
+        rate = admission_rate(genesis_bytes, entries)
+        best_admission = max(best_admission, (rate / base, rate))
+    print(f"admission only (parse + strict verify + apply, in memory): {best_admission[1]:,.0f} entries/s "
+          f"(ratio {best_admission[0]:.2f})")
+    figures["admission_entries_per_s"] = best_admission[1]
+    figures["admission_ratio"] = best_admission[0]
 
-    figures: dict[str, float] = {"bare_verify_entries_per_s": bare, "admission_entries_per_s": admission}
     databases: list[tuple[str, str | None]] = [("sqlite", None)]
     if args.postgres:
         databases.append(("postgres", args.postgres))
     else:
         print("PostgreSQL skipped: pass --postgres URL or set REGISTRY_TEST_POSTGRES_URL")
-    for name, base in databases:
+    for name, url_base in databases:
         best = 0.0
         for batch in batches:
             count = min(len(entries), args.single) if batch == 1 else len(entries)
             subset = entries[:count]
-            rate = 0.0
-            for _ in range(args.repeat):  # best of N: other processes on the machine only slow a run down
-                if base is None:
+            subset_jobs = verify_jobs(subset)
+            pairs = []
+            for _ in range(args.repeat):
+                base = bare_verify_rate(subset_jobs, count)
+                if url_base is None:
                     with tempfile.TemporaryDirectory() as tmp:
-                        run = sequence_rate(f"sqlite:///{tmp}/log.sqlite3", genesis_bytes, subset, batch)
+                        rate = sequence_rate(f"sqlite:///{tmp}/log.sqlite3", genesis_bytes, subset, batch)
                 else:
-                    with _PostgresSchema(base) as url:
-                        run = sequence_rate(url, genesis_bytes, subset, batch)
-                rate = max(rate, run)
-            ratio = rate / bare
+                    with _PostgresSchema(url_base) as url:
+                        rate = sequence_rate(url, genesis_bytes, subset, batch)
+                pairs.append((rate / base, rate))
+            ratio, rate = max(pairs)
             best = max(best, ratio)
             print(f"{name:9} batch {batch:4}: {rate:9,.0f} durable appends/s over {count} entries, ratio {ratio:.2f}")
             figures[f"{name}_batch{batch}_appends_per_s"] = rate
