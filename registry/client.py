@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import zlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType, TracebackType
 from typing import Final
@@ -348,16 +348,20 @@ def _policy_from(obj: Mapping[str, object]) -> PolicyInfo:
     council = _field(obj, "council")
     if not isinstance(params_obj, dict) or not isinstance(declarations_obj, dict) or not isinstance(council, list):
         raise _bad_answer("the server's policy lacks its parameters, declarations or council")
-    names = Params.__dataclass_fields__
-    values: dict[str, int | bool] = {}
-    for name in names:
-        value = params_obj.get(name)
-        if name == "sponsor_required":
-            values[name] = _bool(params_obj, name)
-        elif isinstance(value, int) and not isinstance(value, bool):
-            values[name] = value
-        else:
-            raise _bad_answer(f"the server's policy parameter {name!r} is missing or not an integer")
+
+    def number(name: str) -> int:
+        return _int(params_obj, name)
+
+    params = Params(
+        vouch_threshold=number("vouch_threshold"),
+        voucher_min_age_days=number("voucher_min_age_days"),
+        max_pending_vouchees=number("max_pending_vouchees"),
+        vouch_quota=number("vouch_quota"),
+        strike_limit=number("strike_limit"),
+        sponsor_required=_bool(params_obj, "sponsor_required"),
+        max_pending_members=number("max_pending_members"),
+        rate_limit_per_day=number("rate_limit_per_day"),
+    )
     declarations: dict[str, str] = {}
     for lang, item in sorted(declarations_obj.items()):
         if not isinstance(item, dict):
@@ -373,7 +377,7 @@ def _policy_from(obj: Mapping[str, object]) -> PolicyInfo:
         created_ms=_int(obj, "created_ms"),
         council=tuple(_hex32(k, "council") for k in council),
         threshold=_int(obj, "threshold"),
-        params=Params(**values),  # type: ignore[arg-type]
+        params=params,
         declarations=MappingProxyType(declarations),
         tree_size=_int(obj, "tree_size"),
     )
@@ -447,7 +451,7 @@ class RegistryClient:
         transport: httpx.BaseTransport | None = None,
         timeout_s: float = _DEFAULT_TIMEOUT_S,
         log_verifier: NoteVerifier | None = None,
-        event_hooks: Mapping[str, list[object]] | None = None,
+        event_hooks: Mapping[str, list[Callable[..., object]]] | None = None,
     ) -> None:
         try:
             url = httpx.URL(base_url)
@@ -464,7 +468,7 @@ class RegistryClient:
                 timeout=httpx.Timeout(timeout_s, connect=min(timeout_s, _CONNECT_TIMEOUT_S)),
                 follow_redirects=False,
                 trust_env=False,
-                event_hooks=dict(event_hooks or {}),  # type: ignore[arg-type]
+                event_hooks={name: list(hooks) for name, hooks in (event_hooks or {}).items()},
             )
         self._http = client
 
@@ -529,8 +533,10 @@ class RegistryClient:
                 Rejection(ErrorCode.UNAVAILABLE, f"cannot reach the server ({type(exc).__name__})", "")
             ) from exc
 
-    def _json(self, method: str, path: str, **kwargs: object) -> dict[str, object]:
-        return _object(self._request(method, path, MAX_JSON_BYTES, **kwargs))  # type: ignore[arg-type]
+    def _json(
+        self, method: str, path: str, *, params: Mapping[str, int] | None = None, content: bytes | None = None
+    ) -> dict[str, object]:
+        return _object(self._request(method, path, MAX_JSON_BYTES, params=params, content=content))
 
     # --- §9.2 statements ---
 

@@ -77,9 +77,10 @@ class Served:
             raise RuntimeError("not started")
         return self._test_client
 
-    def client(self, rewrite: Rewrite | None = None, *, verifier: NoteVerifier | None = None) -> RegistryClient:
+    def client(self, rewrite: Rewrite | None = None, *, verifier: NoteVerifier | None = None,
+               hooks: dict[str, list[Callable[..., object]]] | None = None) -> RegistryClient:
         transport = Rewriting(self, rewrite)
-        return RegistryClient(BASE, transport=transport, log_verifier=verifier)
+        return RegistryClient(BASE, transport=transport, log_verifier=verifier, event_hooks=hooks)
 
 
 Rewrite = Callable[[httpx.Request, int, dict[str, str], bytes], tuple[int, dict[str, str], bytes]]
@@ -385,6 +386,15 @@ def test_member_policy_validate_and_proofs(served: Served) -> None:
                            client.consistency_proof(old.size, new.size))
         proof = client.inclusion_proof(receipt.index, new.size)
         verify_inclusion(receipt.leaf_hash, receipt.index, new.size, proof, new.root_hash)
+
+
+def test_event_hooks_see_every_request(served: Served) -> None:
+    seen: list[str] = []
+    with served.client(hooks={"request": [lambda request: seen.append(request.url.path)]}) as client:
+        client.checkpoint()
+        client.tile(0, 0, 1)
+        client.entry_bundle(0, 1)
+    assert seen == ["/checkpoint", "/tile/0/000.p/1", "/tile/entries/000.p/1"]
 
 
 # --- the remote audit ----------------------------------------------------------------------------------
