@@ -396,14 +396,16 @@ def _act(member: Member, ctx: Context, limit: int) -> Member:
 
 
 def _give(tx: _Tx, voucher: Member, subject_id: MemberId, ctx: Context) -> Member:
-    """Record a vouch on the voucher's side (quota times pruned to the last 365 days)."""
+    """Record a vouch on the voucher's side: the vouch, its quota time (pruned to the last 365 days),
+    the statement in the voucher's history and its activity for the rate limit, in one copy."""
     times = tuple(t for t in voucher.vouch_times_ms if t > ctx.logged_ms - YEAR_MS)
-    voucher = replace(
+    return replace(
         voucher,
         given=(*voucher.given, GivenVouch(subject_id, ctx.index, ctx.logged_ms, voucher.key)),
         vouch_times_ms=(*times, ctx.logged_ms),
+        history=(*voucher.history, ctx.index),
+        activity_ms=(*voucher.activity_ms, ctx.logged_ms)[-tx.policy.params.rate_limit_per_day :],
     )
-    return _act(_touch(voucher, ctx.index), ctx, tx.policy.params.rate_limit_per_day)
 
 
 def _apply_declare(tx: _Tx, stmt: Declare, ctx: Context) -> None:
@@ -431,7 +433,7 @@ def _apply_vouch(tx: _Tx, stmt: Vouch, ctx: Context) -> None:
     subject = tx.get(stmt.subject)
     record = VouchRecord(voucher.member_id, ctx.index, ctx.logged_ms, voucher.key)
     tx.put(_give(tx, voucher, stmt.subject, ctx))
-    tx.put(_touch(replace(subject, received=(*subject.received, record)), ctx.index))
+    tx.put(replace(subject, received=(*subject.received, record), history=(*subject.history, ctx.index)))
     tx.cascade([stmt.subject], ctx.logged_ms)
 
 

@@ -13,7 +13,7 @@ import base64
 import binascii
 import hashlib
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Final, NewType
 
@@ -211,6 +211,8 @@ class Entry:
     statement: Statement
     signatures: tuple[Signature, ...]
     payload: bytes
+    encoded: bytes = field(default=b"", compare=False, repr=False)
+    """The canonical entry bytes when known (as parsed); `format_entry` re-encodes otherwise."""
 
     @property
     def type(self) -> StatementType:
@@ -517,7 +519,7 @@ def _entry_object(entry: Entry) -> dict[str, object]:
 
 def format_entry(entry: Entry) -> bytes:
     """The canonical bytes of an entry, as submitted and as stored inside its leaf."""
-    return _encode(_entry_object(entry))
+    return entry.encoded or _encode(_entry_object(entry))
 
 
 def _decode(data: bytes, limit: int) -> object:
@@ -553,7 +555,9 @@ def parse_entry(data: bytes) -> Entry:
     Raises:
         Rejected: `too_large`, `malformed_encoding`, `malformed_entry`, `bad_key`, `bad_reason`.
     """
-    return _entry_from_object(_decode(data, MAX_ENTRY_SIZE))
+    entry = _entry_from_object(_decode(data, MAX_ENTRY_SIZE))
+    # decode_canonical proved `data` is the canonical encoding of this very entry.
+    return replace(entry, encoded=bytes(data))
 
 
 def entry_from_statement(statement: Statement) -> Entry:
@@ -599,8 +603,14 @@ def verify_entry(entry: Entry, origin: str) -> VerifiedEntry:
 
 
 def format_leaf(index: int, logged_ms: int, entry: Entry) -> bytes:
-    """The leaf bytes: canonical `{"entry": ..., "index": n, "logged_ms": t}` (protocol §5.6-a)."""
-    return _encode({"entry": _entry_object(entry), "index": index, "logged_ms": logged_ms})
+    """The leaf bytes: canonical `{"entry": ..., "index": n, "logged_ms": t}` (protocol §5.6-a).
+
+    The keys "entry" < "index" < "logged_ms" are already in canonical order and the entry bytes are
+    canonical, so the leaf is composed without re-encoding the entry (a test compares with the encoder).
+    """
+    if not (0 <= index <= canonical.MAX_SAFE_INTEGER and 0 <= logged_ms <= canonical.MAX_SAFE_INTEGER):
+        raise _malformed("a leaf's index and log time must be integers in [0, 2^53-1]", "5.6-a")
+    return b'{"entry":%b,"index":%d,"logged_ms":%d}' % (format_entry(entry), index, logged_ms)
 
 
 def parse_leaf(data: bytes) -> Leaf:

@@ -211,3 +211,15 @@ def test_personal_data_in_any_member_field_is_refused_and_not_echoed() -> None:
         assert rejection is not None
         assert rejection.code is ErrorCode.WRONG_ORIGIN
         assert canary not in rejection.message
+
+
+@pytest.mark.spec("5.6-a")
+@pytest.mark.parametrize("index", range(7))
+def test_composed_leaf_equals_the_canonical_encoder(index: int) -> None:
+    entry = all_kinds()[index]
+    for parsed in (entry, parse_entry(format_entry(entry))):  # type: ignore[arg-type]
+        leaf = format_leaf(12345, 1_700_000_000_999, parsed)  # type: ignore[arg-type]
+        expected = canonical.encode(
+            {"entry": json.loads(format_entry(parsed)), "index": 12345, "logged_ms": 1_700_000_000_999}  # type: ignore[arg-type]
+        )
+        assert leaf == expected
