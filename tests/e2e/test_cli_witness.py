@@ -151,3 +151,24 @@ def test_evidence_check_exits_1_when_it_proves_nothing(tmp_path: Path) -> None:
     assert result.exit_code == 1 and error_code(result) == "malformed_encoding"
     result = run("evidence", "check", tmp_path / "missing.json")
     assert result.exit_code == 1 and error_code(result) == "not_found"
+
+
+@pytest.mark.spec("6.5-a")
+def test_mirror_command_needs_a_log_key_first_and_names_its_app() -> None:
+    import api.mirror
+    from registry.cli import cmd_mirror
+
+    assert cmd_mirror.MIRROR_DIR_ENV == api.mirror.MIRROR_DIR_ENV
+    assert cmd_mirror.APP_FACTORY == "api.mirror:app_from_env"
+
+
+@pytest.mark.spec("6.5-a")
+def test_mirror_command_usage_errors(tmp_path: Path) -> None:
+    from registry.cli import cmd_mirror as _cmd_mirror  # noqa: F401 - registers the commands
+
+    result = run("mirror", "--server", "http://127.0.0.1:9", tmp_path / "m")
+    assert result.exit_code == 2  # the first run needs --log-key
+    result = run("mirror", "--server", "http://127.0.0.1:9", tmp_path / "m", "--log-key", LOG_VKEY)
+    assert result.exit_code == 3  # nothing listens there
+    result = run("serve-mirror", tmp_path)
+    assert result.exit_code == 2  # not a mirror directory
