@@ -27,7 +27,7 @@ from typing import Final
 from crypto.canonical import decode_canonical, encode
 from crypto.checkpoint import Checkpoint, open_checkpoint
 from crypto.errors import CryptoError
-from crypto.merkle import EMPTY_ROOT
+from crypto.merkle import EMPTY_ROOT, MerkleTree
 from crypto.note import MAX_NOTE_SIZE, SIG_TYPE_ED25519, NoteVerifier, parse_vkey
 
 from .errors import ErrorCode, RegistryError, Rejection
@@ -40,6 +40,7 @@ __all__ = [
     "build_evidence",
     "check_evidence",
     "consistency_path",
+    "evidence_from_tree",
     "format_evidence",
     "parse_evidence",
     "roots_from_consistency_path",
@@ -163,6 +164,31 @@ def build_evidence(log_vkey: str, first: bytes, second: bytes, path: Sequence[by
     if b.size < a.size:
         first, second = second, first
     return Evidence(log_vkey=log_vkey, older=first, newer=second, path=tuple(path))
+
+
+def evidence_from_tree(log_vkey: str, older: bytes, newer: bytes, newer_tree: MerkleTree) -> Evidence:
+    """Evidence between two checkpoint notes (the smaller size first), with the consistency path
+    computed from the newer tree's own nodes (an auditor's tiles, verified against its root, §6.4-a):
+    when the trees differ, such a path proves it (§6.4-c).
+
+    Requires `newer_tree` to have at least the newer checkpoint's size.
+
+    Raises:
+        RegistryError (`bad_key`, `bad_signature`, `malformed_encoding`): a note does not open under
+            the key; (`bad_proof`): the tree lacks a node the path needs.
+    """
+    verifier = _log_verifier(log_vkey)
+    old, new = _open(older, verifier), _open(newer, verifier)
+    if old.size > new.size:
+        raise _malformed("the checkpoints of an evidence file come in size order, the smaller first")
+    path: tuple[bytes, ...] = ()
+    if 0 < old.size < new.size:
+        try:
+            proof = newer_tree.consistency_proof(old.size, new.size)
+            path = consistency_path(old.size, proof, newer_tree.root(old.size))
+        except CryptoError as exc:
+            raise _not_proven(f"the newer tree lacks a node of the path: {exc.message}") from None
+    return Evidence(log_vkey=log_vkey, older=older, newer=newer, path=path)
 
 
 def check_evidence(evidence: Evidence) -> Rejection | None:

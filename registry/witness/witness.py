@@ -22,9 +22,6 @@ Shell code: state file, evidence files, injected clock. It does not speak HTTP (
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import os
-import secrets
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,7 +36,8 @@ from crypto.merkle import EMPTY_ROOT, verify_consistency
 from crypto.note import SIG_TYPE_ED25519, Note, NoteSignature, NoteVerifier, format_vkey, parse_note, verify_note
 
 from ..errors import ErrorCode, RegistryError
-from ..evidence import Evidence, build_evidence, consistency_path, format_evidence
+from ..evidence import build_evidence, consistency_path
+from ..evidence_io import write_evidence_file
 from .protocol import (
     AddCheckpoint,
     BadLogSignature,
@@ -55,9 +53,6 @@ __all__ = ["SecondsClock", "Witness", "log_keys_by_origin"]
 
 SecondsClock = Callable[[], int]
 """Returns the current POSIX time in whole seconds (the unit of cosignature timestamps). Injected."""
-
-_EVIDENCE_MODE: Final = 0o644
-
 
 def log_keys_by_origin(vkeys: Sequence[NoteVerifier]) -> Mapping[str, tuple[NoteVerifier, ...]]:
     """Group the configured log keys by origin, which is their key name (protocol §5.5-e, §6.2-b).
@@ -206,22 +201,5 @@ class Witness:
             evidence = build_evidence(checked.log_vkey, latest.checkpoint, checked.request.checkpoint, path)
         except RegistryError:
             return
-        _write_evidence(self._evidence_dir, evidence)
-
-
-def _write_evidence(directory: Path, evidence: Evidence) -> None:
-    data = format_evidence(evidence)
-    name = f"evidence-{hashlib.sha256(data).hexdigest()[:16]}.json"
-    with contextlib.suppress(OSError):
-        directory.mkdir(mode=0o700, exist_ok=True)
-        path = directory / name
-        if path.exists():
-            return
-        temporary = directory / f".{name}.{secrets.token_hex(8)}.tmp"
-        with open(temporary, "wb") as file:
-            file.write(data)
-            file.flush()
-            os.fsync(file.fileno())
-        os.chmod(temporary, _EVIDENCE_MODE)
-        os.replace(temporary, path)
-
+        with contextlib.suppress(OSError):
+            write_evidence_file(self._evidence_dir, evidence)

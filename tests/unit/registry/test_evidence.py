@@ -23,6 +23,7 @@ from registry.evidence import (
     build_evidence,
     check_evidence,
     consistency_path,
+    evidence_from_tree,
     format_evidence,
     parse_evidence,
     roots_from_consistency_path,
@@ -49,7 +50,8 @@ def test_all_lists_the_public_names() -> None:
     assert sorted(evidence_module.__all__) == sorted(
         [
             "EVIDENCE_FORMAT", "MAX_EVIDENCE_SIZE", "MAX_PATH_HASHES", "Evidence", "build_evidence", "check_evidence",
-            "consistency_path", "format_evidence", "parse_evidence", "roots_from_consistency_path", "verify_evidence",
+            "consistency_path", "evidence_from_tree", "format_evidence", "parse_evidence",
+            "roots_from_consistency_path", "verify_evidence",
         ]
     )
 
@@ -210,3 +212,18 @@ def test_evidence_vector(case: dict[str, Any]) -> None:
     else:
         assert rejection is None, case["desc"]
         assert case["expected"] == "holds"
+
+
+@pytest.mark.spec("6.4-a", "6.4-c")
+@pytest.mark.parametrize(("common", "old", "new"), [(7, 10, 20), (5, 8, 13), (0, 1, 2), (3, 4, 4)])
+def test_evidence_from_the_newer_trees_nodes_holds_for_a_fork(common: int, old: int, new: int) -> None:
+    honest, fork = fork_pair(common, old, new)
+    evidence = evidence_from_tree(LOG_VKEY, honest.checkpoint(), fork.checkpoint(), fork.tree)
+    assert check_evidence(evidence) is None
+    consistent = ToyLog().append(new)
+    evidence = evidence_from_tree(LOG_VKEY, consistent.checkpoint(old), consistent.checkpoint(), consistent.tree)
+    rejection = check_evidence(evidence)
+    assert rejection is not None and rejection.code == "bad_proof"
+    if old < new:
+        with pytest.raises(RegistryError):  # the larger one first
+            evidence_from_tree(LOG_VKEY, consistent.checkpoint(), consistent.checkpoint(old), consistent.tree)
