@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 import struct
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Final
 
 from crypto import canonical, merkle
@@ -26,7 +26,7 @@ from crypto.smt import SparseMerkleTree
 
 from .errors import ErrorCode, Rejected, Rejection
 from .state import Member, State, Status
-from .statements import MemberId
+from .statements import Leaf, MemberId, parse_leaf
 
 __all__ = [
     "MAX_STATE_LEAF_SIZE",
@@ -37,10 +37,13 @@ __all__ = [
     "StateLeaf",
     "StatusLeaf",
     "advance_status_tree",
+    "apply_state_leaf",
     "build_status_tree",
     "changed_members",
+    "check_state_leaf",
     "format_state_leaf",
     "format_status_leaf",
+    "parse_log_leaf",
     "parse_state_leaf",
     "parse_status_leaf",
     "state_leaf_hash",
@@ -159,6 +162,46 @@ def parse_state_leaf(data: bytes) -> StateLeaf:
 def state_leaf_hash(leaf: StateLeaf) -> bytes:
     """The RFC 6962 leaf hash of a state leaf: SHA-256(0x00 || format_state_leaf(leaf))."""
     return merkle.leaf_hash(format_state_leaf(leaf))
+
+
+def parse_log_leaf(data: bytes) -> Leaf | StateLeaf:
+    """Parse any leaf of the log: an entry leaf (§5.6-a) or a state leaf (§5.8-h).
+
+    The canonical forms differ in their first key (`{"entry":` and `{"index":`), so the first bytes
+    choose the parser, and that parser is strict.
+
+    Raises:
+        Rejected: as `parse_leaf` or `parse_state_leaf`.
+    """
+    if data.startswith(b'{"index":'):
+        return parse_state_leaf(data)
+    return parse_leaf(data)
+
+
+def check_state_leaf(state: State, leaf: StateLeaf, tree: SparseMerkleTree) -> Rejection | None:
+    """Would the log accept `leaf` after `state`, whose status tree is `tree`? (protocol §5.8-i)
+
+    A state leaf changes no member; the rules engine checks only its place and time, and the root.
+    """
+    if leaf.index != state.size:  # [5.6-b]
+        return Rejection(ErrorCode.MALFORMED_ENTRY, f"the leaf index must be {state.size}", "5.6-b")
+    if leaf.logged_ms < state.last_logged_ms:  # [5.6-c]
+        return Rejection(ErrorCode.BAD_TIME, "the log time must never decrease", "5.6-c")
+    if leaf.root != tree.root:  # [5.8-i]
+        message = "the state leaf's root is not the status tree root of the leaves before it"
+        return Rejection(ErrorCode.AUDIT_MISMATCH, message, "5.8-i")
+    return None
+
+
+def apply_state_leaf(state: State, leaf: StateLeaf, tree: SparseMerkleTree) -> State:
+    """The state after a state leaf: the same members, one more leaf, its log time (protocol §5.8-i).
+
+    Raises:
+        Rejected: the rejection of `check_state_leaf`.
+    """
+    if (rejection := check_state_leaf(state, leaf, tree)) is not None:
+        raise Rejected(rejection)
+    return replace(state, size=state.size + 1, last_logged_ms=leaf.logged_ms)
 
 
 # --- deriving the tree from the state --------------------------------------------------------------

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -12,13 +13,16 @@ import pytest
 from crypto import smt
 from registry.errors import ErrorCode, Rejected
 from registry.state import Status
-from registry.statements import Params, Reason
+from registry.statements import Leaf, Params, Reason
 from registry.statetree import (
     StateLeaf,
     StatusLeaf,
+    apply_state_leaf,
     build_status_tree,
+    check_state_leaf,
     format_state_leaf,
     format_status_leaf,
+    parse_log_leaf,
     parse_state_leaf,
     parse_status_leaf,
     state_leaf_hash,
@@ -142,3 +146,25 @@ def test_leaf_vectors() -> None:
     state = StateLeaf(i["index"], i["logged_ms"], bytes.fromhex(i["root"]))
     assert format_state_leaf(state).decode() == case["expected"]["bytes"]
     assert state_leaf_hash(state).hex() == case["expected"]["leaf_hash"]
+
+
+@pytest.mark.spec("5.8-h", "5.8-i")
+def test_state_leaves_are_checked_for_place_time_and_root() -> None:
+    log = Log.standard()
+    log.join(key(11), key(1), key(2))
+    state, tree = status_tree_of(log.leaves)
+    good = StateLeaf(state.size, state.last_logged_ms, tree.root)
+    assert parse_log_leaf(format_state_leaf(good)) == good
+    assert isinstance(parse_log_leaf(log.leaves[0]), Leaf)
+    after = apply_state_leaf(state, good, tree)
+    assert (after.size, after.last_logged_ms, after.members) == (state.size + 1, good.logged_ms, state.members)
+    cases = [
+        (replace(good, index=state.size + 1), ErrorCode.MALFORMED_ENTRY),
+        (replace(good, logged_ms=state.last_logged_ms - 1), ErrorCode.BAD_TIME),
+        (replace(good, root=bytes(32)), ErrorCode.AUDIT_MISMATCH),
+    ]
+    for leaf, code in cases:
+        rejection = check_state_leaf(state, leaf, tree)
+        assert rejection is not None and rejection.code is code
+        with pytest.raises(Rejected):
+            apply_state_leaf(state, leaf, tree)
