@@ -4,7 +4,11 @@ and a witness in a temporary directory. Keys come from fixed seeds; time is an e
 from __future__ import annotations
 
 import hashlib
+import os
+import subprocess
+import sys
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
@@ -163,3 +167,84 @@ def race(count: int, attempt: Callable[[int], T]) -> list[T]:
     for t in threads:
         t.join()
     return [r for r in results if r is not None]
+
+
+def free_port() -> int:
+    """A TCP port on loopback that nothing listens on right now."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class WitnessProcess:
+    """`registry witness serve DIR --log VKEY... --port P` as a real subprocess on loopback.
+
+    `stop()` ends it (by its own Popen handle) and `start()` starts it again on the same port, with the
+    same directory and therefore the same state."""
+
+    def __init__(self, n: int, directory: Path, log_vkeys: list[str], port: int | None = None) -> None:
+        self.n = n
+        self.directory = directory
+        self.log_vkeys = log_vkeys
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def endpoint(self) -> WitnessEndpoint:
+        return WitnessEndpoint(witness_verifier(self.n), self.url)
+
+    def start(self) -> WitnessProcess:
+        root = Path(__file__).resolve().parents[1]
+        args = [sys.executable, "-m", "registry", "witness", "serve", str(self.directory), "--port", str(self.port)]
+        for vkey in self.log_vkeys:
+            args += ["--log", vkey]
+        env = {**os.environ, "PYTHONPATH": str(root)}
+        self.process = subprocess.Popen(args, cwd=root, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        return self
+
+    def wait_ready(self, timeout_s: float = 30) -> None:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.process is None or self.process.poll() is not None:
+                err = b"" if self.process is None or self.process.stderr is None else self.process.stderr.read()
+                raise RuntimeError(f"witness {self.n} exited: {err.decode(errors='replace')}")
+            try:
+                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                time.sleep(0.05)
+        raise RuntimeError(f"witness {self.n} did not start")
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=10)
+            if self.process.stderr is not None:
+                self.process.stderr.close()
+            self.process = None
+
+
+def start_witnesses(base: Path, log_vkeys: list[str], count: int = 3) -> list[WitnessProcess]:
+    """Witnesses 1..count (the fixed keys of `witness_key`) in base/w<n>, started and ready."""
+    from registry.witness.directory import create_witness_dir
+
+    started: list[WitnessProcess] = []
+    try:
+        for n in range(1, count + 1):
+            directory = base / f"w{n}"
+            create_witness_dir(directory, witness_name(n), witness_key(n))
+            started.append(WitnessProcess(n, directory, log_vkeys).start())
+        for w in started:
+            w.wait_ready()
+    except BaseException:
+        for w in started:
+            w.stop()
+        raise
+    return started

@@ -7,13 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -24,10 +18,17 @@ from crypto.keys import SigningKey
 from crypto.note import NoteSigner, parse_note
 from registry.evidence import check_evidence, parse_evidence
 from registry.witness.client import QuorumUnavailable, WitnessEndpoint, WitnessPool, add_checkpoint
-from registry.witness.directory import create_witness_dir
 from registry.witness.protocol import AddCheckpoint, format_add_checkpoint
 from registry.witness.state import WitnessState
-from tests.witnessing import ToyLog, race, witness_key, witness_name, witness_verifier, witness_vkey
+from tests.witnessing import (
+    ToyLog,
+    WitnessProcess,
+    free_port,
+    race,
+    start_witnesses,
+    witness_verifier,
+    witness_vkey,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 LOGS = {
@@ -36,63 +37,14 @@ LOGS = {
 }
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@dataclass
-class Server:
-    n: int
-    directory: Path
-    url: str
-    process: subprocess.Popen[bytes]
-
-    @property
-    def endpoint(self) -> WitnessEndpoint:
-        return WitnessEndpoint(witness_verifier(self.n), self.url)
-
-
-def _wait_ready(server: Server) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if server.process.poll() is not None:
-            raise RuntimeError(f"witness {server.n} exited: {server.process.stderr.read().decode()}")  # type: ignore[union-attr]
-        try:
-            if httpx.get(f"{server.url}/healthz", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            time.sleep(0.05)
-    raise RuntimeError(f"witness {server.n} did not start")
-
-
 @pytest.fixture(scope="module")
-def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[Server]]:
-    base = tmp_path_factory.mktemp("witnesses")
-    started: list[Server] = []
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[WitnessProcess]]:
+    started = start_witnesses(tmp_path_factory.mktemp("witnesses"), [s.vkey for s in LOGS.values()])
     try:
-        for n in (1, 2, 3):
-            directory = base / f"w{n}"
-            create_witness_dir(directory, witness_name(n), witness_key(n))
-            port = free_port()
-            args = [sys.executable, "-m", "registry", "witness", "serve", str(directory), "--port", str(port)]
-            for signer in LOGS.values():
-                args += ["--log", signer.vkey]
-            process = subprocess.Popen(args, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-            started.append(Server(n, directory, f"http://127.0.0.1:{port}", process))
-        for server in started:
-            _wait_ready(server)
         yield started
     finally:
         for server in started:
-            server.process.terminate()
-        for server in started:
-            try:
-                server.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                server.process.kill()
+            server.stop()
 
 
 def post(url: str, old: int, proof: list[bytes], checkpoint: bytes) -> httpx.Response:
@@ -100,14 +52,14 @@ def post(url: str, old: int, proof: list[bytes], checkpoint: bytes) -> httpx.Res
     return httpx.post(f"{url}/add-checkpoint", content=body, timeout=10)
 
 
-def state_of(server: Server, origin: str) -> tuple[int, bytes] | None:
+def state_of(server: WitnessProcess, origin: str) -> tuple[int, bytes] | None:
     with WitnessState.open(server.directory / "state.sqlite3") as state:
         head = state.latest(origin)
     return None if head is None else (head.size, head.root_hash)
 
 
 @pytest.mark.spec("6.2-c", "6.2-h", "6.3-b")
-def test_a_log_requiring_two_of_three_collects_cosignatures_at_every_size(servers: list[Server]) -> None:
+def test_a_log_requiring_two_of_three_collects_cosignatures_at_every_size(servers: list[WitnessProcess]) -> None:
     log = ToyLog(LOGS["normal"])
     verifiers = [witness_verifier(n) for n in (1, 2, 3)]
     with WitnessPool([s.endpoint for s in servers], 2, log.proof, grace=5.0) as pool:
@@ -120,7 +72,7 @@ def test_a_log_requiring_two_of_three_collects_cosignatures_at_every_size(server
 
 
 @pytest.mark.spec("6.2-c", "6.2-f")
-def test_stale_old_size_gets_409_and_the_client_recovers(servers: list[Server]) -> None:
+def test_stale_old_size_gets_409_and_the_client_recovers(servers: list[WitnessProcess]) -> None:
     log = ToyLog(LOGS["stale"]).append(10)
     url = servers[0].url
     assert post(url, 0, [], log.checkpoint()).status_code == 200
@@ -135,7 +87,7 @@ def test_stale_old_size_gets_409_and_the_client_recovers(servers: list[Server]) 
 
 
 @pytest.mark.spec("6.2-c")
-def test_a_bad_proof_is_422_and_changes_nothing(servers: list[Server]) -> None:
+def test_a_bad_proof_is_422_and_changes_nothing(servers: list[WitnessProcess]) -> None:
     log = ToyLog(LOGS["badproof"]).append(6)
     url = servers[1].url
     assert post(url, 0, [], log.checkpoint()).status_code == 200
@@ -148,7 +100,7 @@ def test_a_bad_proof_is_422_and_changes_nothing(servers: list[Server]) -> None:
 
 
 @pytest.mark.spec("6.2-c", "6.2-a")
-def test_unknown_log_bad_signature_and_malformed_requests(servers: list[Server]) -> None:
+def test_unknown_log_bad_signature_and_malformed_requests(servers: list[WitnessProcess]) -> None:
     url = servers[2].url
     unknown = ToyLog(NoteSigner("unknown.example/log", SigningKey.from_seed(b"\x05" * 32))).append(2)
     response = post(url, 0, [], unknown.checkpoint())
@@ -168,7 +120,7 @@ def test_unknown_log_bad_signature_and_malformed_requests(servers: list[Server])
 
 
 @pytest.mark.spec("6.2-d", "6.2-g", "6.4-c")
-def test_a_forking_log_is_refused_by_every_witness_with_evidence(servers: list[Server]) -> None:
+def test_a_forking_log_is_refused_by_every_witness_with_evidence(servers: list[WitnessProcess]) -> None:
     signer = LOGS["fork"]
     honest = ToyLog(signer).append(10)
     with WitnessPool([s.endpoint for s in servers], 3, honest.proof, grace=5.0) as pool:
@@ -191,7 +143,7 @@ def test_a_forking_log_is_refused_by_every_witness_with_evidence(servers: list[S
 
 
 @pytest.mark.spec("6.2-e", "6.2-d")
-def test_parallel_competing_checkpoints_advance_a_witness_once_per_size(servers: list[Server]) -> None:
+def test_parallel_competing_checkpoints_advance_a_witness_once_per_size(servers: list[WitnessProcess]) -> None:
     signer = LOGS["race"]
     base = ToyLog(signer).append(4)
     url = servers[0].url
@@ -214,7 +166,7 @@ def test_parallel_competing_checkpoints_advance_a_witness_once_per_size(servers:
 
 
 @pytest.mark.spec("6.3-b", "6.3-c", "6.3-d")
-def test_one_witness_down_still_works_two_down_do_not_and_they_catch_up(servers: list[Server]) -> None:
+def test_one_witness_down_still_works_two_down_do_not_and_they_catch_up(servers: list[WitnessProcess]) -> None:
     log = ToyLog(LOGS["down"]).append(3)
     dead = [WitnessEndpoint(witness_verifier(n), f"http://127.0.0.1:{free_port()}") for n in (2, 3)]
     live = [s.endpoint for s in servers]
@@ -231,7 +183,7 @@ def test_one_witness_down_still_works_two_down_do_not_and_they_catch_up(servers:
         assert state_of(server, log.signer.name) == (11, log.root())
 
 
-def test_witness_server_answers_health_and_json_errors(servers: list[Server]) -> None:
+def test_witness_server_answers_health_and_json_errors(servers: list[WitnessProcess]) -> None:
     assert httpx.get(f"{servers[0].url}/healthz", timeout=10).text == "ok\n"
     response = httpx.post(f"{servers[0].url}/add-checkpoint", content=b"", timeout=10)
     assert response.status_code == 400
