@@ -7,9 +7,9 @@ transaction under one checkpoint signature, and only then are the waiting reques
 
 Ownership (STYLE §2): the event loop owns `_pending`, `_wake` and `_closing` (written only from
 coroutines on that loop, so no lock). The sequencer's writes belong to this task alone: it calls
-`submit_batch` from one worker thread at a time (`asyncio.to_thread`, awaited before the next batch),
-so the event loop stays free for reads while a batch commits. Request handlers only read the
-sequencer's published snapshot.
+`submit_batch` on its own one-thread executor (awaited before the next batch), so the event loop
+stays free for reads while a batch commits, and the writer never waits behind reads queued on a
+shared thread pool. Request handlers only read the sequencer's published snapshot.
 
 Deliberately not here: HTTP, status codes, the rules (the sequencer runs them).
 """
@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Final
 
@@ -83,6 +84,7 @@ class Batcher:
         self._wake = asyncio.Event()
         self._closing = False
         self._task: asyncio.Task[None] | None = None
+        self._executor: ThreadPoolExecutor | None = None
 
     @property
     def running(self) -> bool:
@@ -96,6 +98,7 @@ class Batcher:
     def start(self) -> None:
         """Start the batching task on the running loop."""
         if self._task is None:
+            self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="registry-sequencer")
             self._task = asyncio.get_running_loop().create_task(self._run(), name="registry-batcher")
 
     async def close(self) -> None:
@@ -104,6 +107,8 @@ class Batcher:
         self._wake.set()
         if self._task is not None:
             await self._task
+        if self._executor is not None:
+            self._executor.shutdown(wait=True)
 
     async def submit(self, entry: bytes) -> Sequenced | Rejection:
         """Queue `entry` and wait until its batch is committed.
@@ -158,7 +163,9 @@ class Batcher:
 
     async def _commit(self, batch: list[_Pending]) -> None:
         try:
-            results, logged_ms, tree_size = await asyncio.to_thread(self._sequence, [p.entry for p in batch])
+            loop = asyncio.get_running_loop()
+            entries = [p.entry for p in batch]
+            results, logged_ms, tree_size = await loop.run_in_executor(self._executor, self._sequence, entries)
         except RegistryError as exc:
             if exc.code is ErrorCode.UNAVAILABLE:
                 _log.warning("a batch of %d statements was not committed: %s", len(batch), exc.code)
