@@ -6,8 +6,9 @@ operator runs, and checks every checkpoint's signature and root at its size. It 
 discrepancy and names it: the index (or checkpoint size) and the failing check.
 
 Signature verification is the expensive, stateless part; `audit` can run it on all cores (a process
-pool, `workers`). Everything else is in order, in this process. No I/O of its own: the caller passes
-iterables (from a store, an export file or tiles fetched over HTTP) and an optional progress callback.
+pool, `workers`), a few chunks ahead of the replay (a bounded window, so that memory does not grow with
+the log). Everything else is in order, in this process. No I/O of its own: the caller passes iterables
+(from a store, an export file or tiles fetched over HTTP) and an optional progress callback.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from .statements import Leaf, VerifiedEntry, parse_leaf, verify_entry
 __all__ = ["AuditCheck", "AuditReport", "audit"]
 
 _CHUNK: Final = 512
+_WINDOW_PER_WORKER: Final = 4  # chunks in flight per worker process: enough to keep every worker busy
 
 
 class AuditCheck(StrEnum):
@@ -176,11 +178,13 @@ def audit(
         by_size = _open_checkpoints(checkpoints, log_verifier)
         n_checkpoints = len(by_size)
         pool = None
+        processes = 1
         if workers != 1:
+            processes = workers or os.cpu_count() or 1
             ctx = multiprocessing.get_context("fork" if hasattr(os, "fork") else "spawn")
-            pool = ctx.Pool(workers or os.cpu_count() or 1)
+            pool = ctx.Pool(processes)
         try:
-            for chunk, verdicts in _verified_chunks(leaves, origin, pool):
+            for chunk, verdicts in _verified_chunks(leaves, origin, pool, _WINDOW_PER_WORKER * processes):
                 for offset, data in enumerate(chunk):
                     verdict = _NOT_CHECKED if verdicts is None else verdicts[offset]
                     state = _replay_one(state, index, data, acc, verdict)
@@ -241,23 +245,27 @@ def audit(
 
 
 def _verified_chunks(
-    leaves: Iterable[bytes], origin: str, pool: multiprocessing.pool.Pool | None
+    leaves: Iterable[bytes], origin: str, pool: multiprocessing.pool.Pool | None, window: int
 ) -> Iterator[tuple[list[bytes], list[str | None] | None]]:
-    """Chunks of leaves with the workers' signature verdicts (None: no pool, the replay verifies)."""
+    """Chunks of leaves with the workers' signature verdicts (None: no pool, the replay verifies).
+
+    At most `window` chunks are in flight. (`Pool.imap` would read the whole input ahead of a slower
+    replay and hold it in memory: at a million entries, most of the log.)
+    """
     if pool is None:
         for chunk in _chunks(leaves):
             yield chunk, None
         return
-    pending: collections.deque[list[bytes]] = collections.deque()
-
-    def jobs() -> Iterator[tuple[str, list[bytes]]]:
-        for chunk in _chunks(leaves):
-            pending.append(chunk)
-            yield origin, chunk
-
-    # imap keeps the order and runs ahead of the replay; `pending` holds the chunks in flight.
-    for verdicts in pool.imap(_verify_chunk, jobs(), chunksize=1):
-        yield pending.popleft(), verdicts
+    in_flight: collections.deque[tuple[list[bytes], multiprocessing.pool.AsyncResult[list[str | None]]]]
+    in_flight = collections.deque()
+    for chunk in _chunks(leaves):
+        in_flight.append((chunk, pool.apply_async(_verify_chunk, ((origin, chunk),))))
+        if len(in_flight) >= window:
+            done, result = in_flight.popleft()
+            yield done, result.get()
+    while in_flight:
+        done, result = in_flight.popleft()
+        yield done, result.get()
 
 
 def _replay_one(state: State | None, index: int, data: bytes, acc: RootAccumulator, verdict: str | None) -> State:

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from crypto.note import parse_vkey
-from registry.audit import audit
+from registry.audit import AuditCheck, audit
 from registry.export import read_export
 from registry.rules import Context, apply, genesis
 from registry.state import Status
@@ -109,3 +109,30 @@ def test_generator_parameters_are_the_documented_relaxed_ones() -> None:
     assert (params.voucher_min_age_days, params.vouch_quota) == (1, 1000)
     assert params.vouch_threshold == 2 and params.max_pending_vouchees == 2 and params.strike_limit == 2
     assert "voucher_min_age_days=1" in synthlog.describe_params()
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_audit_in_small_chunks_finds_a_bad_signature_in_order(
+    export: tuple[Path, str, Any], monkeypatch: pytest.MonkeyPatch, workers: int
+) -> None:
+    """The parallel replay keeps a bounded window of chunks in flight and still reports in log order."""
+    import registry.audit
+
+    monkeypatch.setattr(registry.audit, "_CHUNK", 16)  # 300 leaves: 19 chunks, more than the window of 8
+    path, vkey, _ = export
+    log = read_export(path)
+    leaves = list(log.leaves())
+    checkpoints = [note for _, note in log.checkpoints()]
+    clean = audit(leaves, checkpoints, parse_vkey(vkey), workers=workers)
+    assert clean.ok, clean
+    bad_index = 250
+    leaf = leaves[bad_index]
+    at = leaf.index(b'"sig":"') + len(b'"sig":"') + 40  # a base64 digit inside the first signature
+    swapped = b"B" if leaf[at : at + 1] != b"B" else b"C"
+    leaves[bad_index] = leaf[:at] + swapped + leaf[at + 1 :]
+    report = audit(leaves, checkpoints, parse_vkey(vkey), workers=workers)
+    assert not report.ok
+    assert report.first_bad_index == bad_index
+    assert report.check is AuditCheck.LEAF_SIGNATURE
+    assert report.code == "bad_signature"
+    assert report.size == bad_index
