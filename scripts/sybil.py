@@ -5,7 +5,7 @@ Issue 7, item 12. Exercises protocol §7.2 (the default parameters), §7.3 (spon
 docs/threat-model.md (§12 of the protocol points there).
 
 Usage: python scripts/sybil.py [--a 1,2,5,10] [--honest 1000] [--days 365] [--max-fakes 10000]
-                               [--detect-percent P --detect-delay-days D] [--seed S]
+                               [--detect P:D,...] [--seed S]
 
 What is simulated, every statement through the real rules engine (`registry.rules.apply` on entries
 signed and verified by `registry.statements`; a refused statement is counted by its code and never
@@ -28,14 +28,14 @@ written):
    (`voucher_suspended`, `member_revoked`), or until the next day (anything else). No honest member
    acts during the attack. With `a = 0` the attacker can only submit declarations without a sponsor, or
    sponsored by a fake that is not a member, one of each a day.
-3. **Detection** (optional second scenario): the council notices each fake, independently with
-   probability `--detect-percent`, `--detect-delay-days` after it is first verified, and revokes it for
-   `fraud` with an evidence hash. The engine then voids the vouches the fake gave, strikes its vouchers
+3. **Detection** (further scenarios, `--detect P:D`): the council notices each fake, independently with
+   probability P percent, D days after it is first verified, and revokes it for `fraud` with an
+   evidence hash. The engine then voids the vouches the fake gave, strikes its vouchers
    (a second strike suspends them) and recomputes everyone downstream (§7.6-h, §7.6-j, §7.7).
 
 The attacker keeps at most `--max-fakes` fakes alive (declared and not revoked; a revoked fake is
 replaced): without that cap the ring would grow for as long as the computer lasts, since the rules allow
-it to multiply about sevenfold every 30 days (`rules_bound`). The table says on which day the cap was
+it to multiply about sixfold every 30 days (`rules_bound`). The table says on which day the cap was
 reached, and next to each count of verified fakes, the bound that the rules alone put on it (without
 revocations). Everything is
 deterministic for a seed: keys are `SigningKey.from_seed(SHA-256(seed | role | n))` and every choice
@@ -570,20 +570,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--founders", type=int, default=10)
     parser.add_argument("--days", type=int, default=365, help="days of attack (default 365)")
     parser.add_argument("--max-fakes", type=int, default=10_000, help="fakes the attacker declares at most")
-    parser.add_argument("--detect-percent", type=int, default=50,
-                        help="second scenario: share of fakes the council revokes for fraud (0: skip; default 50)")
-    parser.add_argument("--detect-delay-days", type=int, default=60,
-                        help="second scenario: days from a fake's verification to its revocation (default 60)")
+    parser.add_argument("--detect", default="50:60,75:14,90:45",
+                        help="further scenarios, comma-separated PERCENT:DAYS: the council revokes PERCENT of fakes "
+                             "for fraud DAYS after they are verified ('' for none; default 50:60,75:14,90:45)")
     parser.add_argument("--seed", default="sybil figure")
     args = parser.parse_args(argv)
     reach = [int(x) for x in args.a.split(",") if x.strip()]
     seed = args.seed.encode()
     base = Config(a=0, honest=args.honest, founders=args.founders, days=args.days, max_fakes=args.max_fakes,
                   seed=seed)
-    scenarios: list[tuple[str, str, int]] = [("none", "no detection", 0)]
-    if args.detect_percent:
-        scenarios.append(("detect", f"the council revokes {args.detect_percent}% of fakes for fraud "
-                                    f"{args.detect_delay_days} days after they are verified", args.detect_percent))
+    scenarios: list[tuple[str, str, int, int]] = [("none", "no detection", 0, 0)]
+    for item in (x.strip() for x in args.detect.split(",")):
+        if item:
+            percent, _, delay = item.partition(":")
+            scenarios.append((f"detect{int(percent)}_{int(delay)}d",
+                              f"the council revokes {int(percent)}% of fakes for fraud {int(delay)} days after "
+                              "they are verified", int(percent), int(delay)))
     p = base.params
     print(f"policy: vouch_threshold {p.vouch_threshold}, voucher_min_age_days {p.voucher_min_age_days}, "
           f"max_pending_vouchees {p.max_pending_vouchees}, vouch_quota {p.vouch_quota}, strike_limit "
@@ -593,13 +595,12 @@ def main(argv: Sequence[str] | None = None) -> int:
           f"days; the attacker keeps at most {args.max_fakes:,} fakes alive; seed {args.seed!r}")
     print("verified dN: fakes verified after N days of attack (in brackets: the most §7.3-§7.4 allow, rules_bound)")
     headline: list[str] = []
-    for name, title, percent in scenarios:
+    for name, title, percent, delay in scenarios:
         results = []
         for a in reach:
             started = time.perf_counter()
             config = Config(a=a, honest=base.honest, founders=base.founders, days=base.days,
-                            max_fakes=base.max_fakes, seed=seed, detect_percent=percent,
-                            detect_delay_days=args.detect_delay_days)
+                            max_fakes=base.max_fakes, seed=seed, detect_percent=percent, detect_delay_days=delay)
             result = simulate(config)
             results.append(result)
             print(f"  [{name} a={a}] {len(result.leaves):,} entries in the log, honest verified at the attack "
