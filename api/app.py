@@ -36,21 +36,25 @@ from fastapi.responses import Response
 from pydantic import BaseModel
 
 from registry import PROTOCOL_VERSION
+from registry.credential import format_credential_text
 from registry.datadir import open_data_dir
 from registry.errors import ErrorCode, RegistryError, Rejection
 from registry.sequencer import Clock, Sequencer
 from registry.store import Store
+from registry.trust import TrustPolicy, format_trust_policy
 
 from .batcher import DEFAULT_BATCH_MS, DEFAULT_MAX_BATCH, DEFAULT_MAX_PENDING, Batcher, Sequenced
 from .errors import ApiError, error_response, install_error_handlers, openapi_errors
 from .runtime import OpenedLog, Runtime
 from .schemas import (
     ConsistencyProofBody,
+    CredentialBody,
     HealthBody,
     InclusionProofBody,
     MemberBody,
     PolicyBody,
     ReceiptBody,
+    TrustBody,
     ValidateBody,
     member_body,
     policy_body,
@@ -331,6 +335,37 @@ def create_app(source: Path | LogSource, settings: Settings | None = None) -> Fa
             raise RegistryError(Rejection(ErrorCode.MALFORMED_ENCODING, "old must not be above new", "9.3-d"))
         proof = runtime.sequencer.consistency_proof(old, new)  # not_found beyond the tree size
         return _json(ConsistencyProofBody(old=old, new=new, consistency_proof=[h.hex() for h in proof]))
+
+    @app.get(
+        "/v1/credential/{member_id}",
+        response_model=CredentialBody,
+        responses=openapi_errors(400, 404, 503),
+        summary="A member's credential (c2sp.org/tlog-proof text form) for offline verification",
+    )
+    def get_credential(
+        member_id: str = PathParam(
+            pattern=r"^[0-9a-f]{64}$", description="member id, or a current or retired key: 64 lowercase hex"
+        ),
+    ) -> Response:
+        credential = runtime.sequencer.credential(bytes.fromhex(member_id))  # one snapshot ([9.7-i])
+        body = CredentialBody(
+            member=credential.member_id.hex(),
+            status=str(credential.leaf.status),
+            tree_size=credential.checkpoint.size,
+            credential=format_credential_text(credential).decode("utf-8"),
+        )
+        return _json(body)
+
+    @app.get(
+        "/v1/trust",
+        response_model=TrustBody,
+        responses=openapi_errors(503),
+        summary="The trust policy this registry publishes (c2sp.org/tlog-policy lines, §9.7-b)",
+    )
+    async def get_trust() -> Response:
+        sequencer = runtime.sequencer
+        policy = TrustPolicy(origin=sequencer.origin, log=sequencer.verifier)
+        return _json(TrustBody(policy=format_trust_policy(policy)))
 
     @app.get("/healthz", response_model=HealthBody, responses=openapi_errors(503), summary="Liveness")
     async def healthz() -> Response:

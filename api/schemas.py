@@ -18,6 +18,7 @@ from registry.statements import PolicyStatement, declaration_hash
 
 __all__ = [
     "ConsistencyProofBody",
+    "CredentialBody",
     "DeclarationBody",
     "ErrorBody",
     "HealthBody",
@@ -26,6 +27,7 @@ __all__ = [
     "ParamsBody",
     "PolicyBody",
     "ReceiptBody",
+    "TrustBody",
     "ValidateBody",
     "member_body",
     "policy_body",
@@ -127,6 +129,21 @@ class ConsistencyProofBody(_Body):
     old: int
     new: int
     consistency_proof: list[str]
+
+
+class CredentialBody(_Body):
+    """200 of GET /v1/credential/{id} ([9.7-i]): a member's credential, in the text form of §9.7-c."""
+
+    member: str = Field(pattern=_HEX32)
+    status: str = Field(description="the status the credential proves: pending, verified, suspended or revoked")
+    tree_size: int = Field(ge=1, description="the size of the checkpoint the credential is built on")
+    credential: str = Field(description="the credential's text form (c2sp.org/tlog-proof@v1)")
+
+
+class TrustBody(_Body):
+    """200 of GET /v1/trust ([9.7-j]): the trust policy this registry publishes, in the form of §9.7-b."""
+
+    policy: str
 
 
 class HealthBody(_Body):

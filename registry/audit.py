@@ -1,8 +1,10 @@
-"""The auditor's full replay (protocol §8.2): every leaf, signature, rule, tree hash and checkpoint.
+"""The auditor's full replay (protocol §8.2): every leaf, signature, rule, tree hash, state leaf and
+checkpoint.
 
 Given the leaves in order and the checkpoints the log signed, `audit` recomputes the Merkle tree with
 the RFC 9162 §2.1.2 stack (O(log n) memory), replays every statement through the same rules engine the
-operator runs, and checks every checkpoint's signature and root at its size. It stops at the first
+operator runs, recomputes the status tree and every state leaf's root (§5.8-j), and checks every
+checkpoint's signature and root at its size, and that its last leaf is a state leaf (§5.8-i). It stops at the first
 discrepancy and names it: the index (or checkpoint size) and the failing check.
 
 Signature verification is the expensive, stateless part; `audit` can run it on all cores (a process
@@ -29,9 +31,10 @@ from crypto.merkle import RootAccumulator, leaf_hash
 from crypto.note import NoteVerifier
 
 from .errors import ErrorCode, Rejected
-from .replay import apply_leaf
+from .replay import Replayed, replay_log_leaf
 from .state import State
-from .statements import Leaf, VerifiedEntry, parse_leaf, verify_entry
+from .statements import VerifiedEntry, verify_entry
+from .statetree import StateLeaf, parse_log_leaf
 
 __all__ = ["AuditCheck", "AuditReport", "audit"]
 
@@ -51,6 +54,8 @@ class AuditCheck(StrEnum):
     CHECKPOINT_SIZE = "checkpoint_size"
     CHECKPOINT_MISSING = "checkpoint_missing"
     EMPTY_LOG = "empty_log"
+    STATE_LEAF = "state_leaf"
+    TREE_NODE = "tree_node"  # a stored tree node differs from the leaves (`registry.store_audit`, --data only)
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,9 +106,12 @@ def _verify_chunk(args: tuple[str, list[bytes]]) -> list[str | None]:
     out: list[str | None] = []
     for data in leaves:
         try:
-            leaf = parse_leaf(data)
+            leaf = parse_log_leaf(data)
         except Rejected:
             out.append(_NOT_CHECKED)
+            continue
+        if isinstance(leaf, StateLeaf):  # no signature to verify
+            out.append(None)
             continue
         try:
             verify_entry(leaf.entry, origin)
@@ -170,7 +178,8 @@ def audit(
         The report; `ok` is False at the first discrepancy, which it names.
     """
     acc = RootAccumulator()
-    state: State | None = None
+    current = Replayed.empty()
+    last_is_state = False
     index = 0
     n_checkpoints = 0
     origin = log_verifier.name
@@ -187,8 +196,9 @@ def audit(
             for chunk, verdicts in _verified_chunks(leaves, origin, pool, _WINDOW_PER_WORKER * processes):
                 for offset, data in enumerate(chunk):
                     verdict = _NOT_CHECKED if verdicts is None else verdicts[offset]
-                    state = _replay_one(state, index, data, acc, verdict)
-                    if index == 0 and state.origin != origin:  # [8.2-a]
+                    current, last_is_state = _replay_one(current, index, data, acc, verdict)
+                    state = current.state
+                    if index == 0 and state is not None and state.origin != origin:  # [8.2-a]
                         raise _Fail(
                             AuditCheck.RULES,
                             str(ErrorCode.WRONG_ORIGIN),
@@ -197,6 +207,14 @@ def audit(
                         )
                     index += 1
                     checkpoint = by_size.get(index)
+                    if checkpoint is not None and not last_is_state:  # [5.8-i]
+                        raise _Fail(
+                            AuditCheck.STATE_LEAF,
+                            str(ErrorCode.AUDIT_MISMATCH),
+                            f"the last leaf of the checkpoint for size {index} is not a state leaf",
+                            index=index - 1,
+                            checkpoint_size=index,
+                        )
                     if checkpoint is not None and checkpoint.root_hash != acc.root():  # [8.2-b]
                         raise _Fail(
                             AuditCheck.CHECKPOINT_ROOT,
@@ -210,6 +228,7 @@ def audit(
         finally:
             if pool is not None:
                 pool.terminate()
+        state = current.state
         if state is None:
             raise _Fail(AuditCheck.EMPTY_LOG, str(ErrorCode.NOT_GENESIS), "the log is empty: it has no genesis")
         beyond = [s for s in by_size if s > index]
@@ -228,6 +247,7 @@ def audit(
                 index=index - 1,
             )
     except _Fail as fail:
+        state = current.state
         return AuditReport(
             ok=False,
             size=index,
@@ -268,23 +288,34 @@ def _verified_chunks(
         yield done, result.get()
 
 
-def _replay_one(state: State | None, index: int, data: bytes, acc: RootAccumulator, verdict: str | None) -> State:
-    """Hash, parse, check the index and apply one leaf; raise `_Fail` naming the first broken check."""
+def _replay_one(
+    current: Replayed, index: int, data: bytes, acc: RootAccumulator, verdict: str | None
+) -> tuple[Replayed, bool]:
+    """Hash, parse, check the index and apply one leaf; raise `_Fail` naming the first broken check.
+
+    Returns the state and status tree after the leaf, and whether it was a state leaf.
+    """
     acc.append(leaf_hash(data))
     try:
-        leaf: Leaf = parse_leaf(data)
+        leaf = parse_log_leaf(data)
     except Rejected as exc:  # [8.2-a]
         raise _Fail(AuditCheck.LEAF_ENCODING, str(exc.code), exc.message, index=index) from exc
     if leaf.index != index:  # [8.2-a]
         raise _Fail(
             AuditCheck.LEAF_INDEX, str(ErrorCode.AUDIT_MISMATCH), f"leaf {index} says index {leaf.index}", index=index
         )
+    if isinstance(leaf, StateLeaf):
+        try:
+            return replay_log_leaf(current, leaf), True
+        except Rejected as exc:  # [5.8-j] the first state leaf that differs from the replayed tree
+            check = AuditCheck.STATE_LEAF if exc.rejection.section == "5.8-i" else AuditCheck.RULES
+            raise _Fail(check, str(exc.code), exc.message, index=index) from exc
     if verdict is not None and verdict != _NOT_CHECKED:
         raise _Fail(AuditCheck.LEAF_SIGNATURE, verdict, f"a signature of entry {index} does not verify", index=index)
     # None: a worker verified every signature of this very leaf for the log's origin (`_verify_chunk`).
-    verified = VerifiedEntry(leaf.entry) if verdict is None and state is not None else None
+    verified = VerifiedEntry(leaf.entry) if verdict is None and current.state is not None else None
     try:
-        return apply_leaf(state, leaf, verified)
+        return replay_log_leaf(current, leaf, verified), False
     except Rejected as exc:  # [8.2-a]
         check = AuditCheck.LEAF_SIGNATURE if exc.code is ErrorCode.BAD_SIGNATURE else AuditCheck.RULES
         raise _Fail(check, str(exc.code), exc.message, index=index) from exc

@@ -29,9 +29,11 @@ from crypto.merkle import HASH_SIZE, leaf_hash, verify_inclusion
 from crypto.note import MAX_NOTE_SIZE, NoteVerifier, parse_note
 from crypto.tiles import MAX_ENTRY_SIZE, TILE_WIDTH, tile_entries_path, tile_path
 
+from .credential import Credential, parse_credential_text
 from .errors import ErrorCode, RegistryError, Rejected, Rejection
 from .state import MemberView, Status
 from .statements import MemberId, Params, Reason, declaration_hash, format_leaf, parse_entry
+from .trust import TrustPolicy, parse_trust_policy
 
 __all__ = [
     "MAX_JSON_BYTES",
@@ -573,6 +575,28 @@ class RegistryClient:
         if len(member_id) != HASH_SIZE:
             raise Rejected(Rejection(ErrorCode.MALFORMED_ENCODING, "a member id or key is 32 bytes", "9.3-a"))
         return _member_from(self._json("GET", f"v1/members/{bytes(member_id).hex()}"))
+
+    def credential(self, member_id: bytes) -> Credential:
+        """GET /v1/credential/{id}: a member's credential (§9.7-i), parsed but not verified: the caller
+        checks it with `registry.verify` against the trust policy it holds.
+
+        Raises:
+            Rejected: `unknown_member` (404), `malformed_encoding` (an id that is not 32 bytes, or a
+                credential that does not parse).
+            ServerError: the answer names another member than asked.
+        """
+        if len(member_id) != HASH_SIZE:
+            raise Rejected(Rejection(ErrorCode.MALFORMED_ENCODING, "a member id or key is 32 bytes", "9.7-i"))
+        obj = self._json("GET", f"v1/credential/{bytes(member_id).hex()}")
+        credential = parse_credential_text(_str(obj, "credential").encode("utf-8"))
+        member = credential.member_id
+        if _hex32(_field(obj, "member"), "member") != member or _int(obj, "tree_size") != credential.checkpoint.size:
+            raise _bad_answer("the credential's fields disagree with the answer")
+        return credential
+
+    def trust_policy(self) -> TrustPolicy:
+        """GET /v1/trust: the trust policy the registry publishes (§9.7-j). Compare it out of band."""
+        return parse_trust_policy(_str(self._json("GET", "v1/trust"), "policy"))
 
     def policy(self) -> PolicyInfo:
         """GET /v1/policy: the policy in force, with its declaration texts checked against their hashes."""

@@ -329,6 +329,7 @@ class _Tx:
         self.pending_count = state.pending_count
         self.policy = state.policy
         self.strike_limit = state.strike_limit
+        self.touched: set[MemberId] = set()
 
     def get(self, member_id: MemberId) -> Member:
         return self.members[member_id]
@@ -340,6 +341,7 @@ class _Tx:
         if member.status(self.strike_limit) is Status.PENDING:
             self.pending_count += 1
         self.members[member.member_id] = member
+        self.touched.add(member.member_id)
 
     def valid_vouches(self, member: Member) -> int:
         count = 0
@@ -384,6 +386,7 @@ class _Tx:
             retired=self.retired.finish(),
             seen=self.state.seen.set(payload_hash, ctx.index),
             pending_count=self.pending_count,
+            touched=frozenset(self.touched),
         )
 
 
@@ -522,6 +525,9 @@ def _apply_policy(tx: _Tx, stmt: PolicyStatement, ctx: Context) -> None:
     old = tx.policy.params
     tx.policy = stmt
     tx.strike_limit = stmt.params.strike_limit
+    if stmt.params.strike_limit != old.strike_limit:
+        # A member's status depends on the strike limit: those with strikes may change without a put.
+        tx.touched.update(m.member_id for m in tx.state.members.values() if m.strikes)
     if stmt.params.vouch_threshold != old.vouch_threshold or stmt.params.strike_limit != old.strike_limit:
         # [7.2-h] a change of threshold or strike limit is applied to every member, in member-id order.
         members = tx.state.members  # an amendment changes no member before this point
@@ -597,4 +603,5 @@ def genesis(entry: VerifiedEntry, ctx: Context) -> State:
         members=immutables.Map(members),
         keys=immutables.Map({f: f for f in stmt.founders}),
         seen=immutables.Map({entry.entry.payload_hash: 0}),
+        touched=frozenset(members),
     )

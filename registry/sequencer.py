@@ -9,6 +9,11 @@ At open it replays every stored leaf through the same `apply` the auditor runs, 
 frontier from the stored nodes, and refuses to start unless the leaves, the nodes and the latest
 checkpoint agree ([5.6-h]).
 
+Every batch ends with a state leaf (protocol §5.8-i): the root of the status tree after the batch's
+entries, so that the last leaf of every checkpoint the log signs commits to the members' status. The
+sequencer keeps the status tree (a persistent value) beside the state, and the trees of the last few
+checkpoints, from which credentials are built.
+
 Shell code: it holds the only clock of the write path (an injected `Clock`), and in-memory state
 guarded by one lock. It does not batch requests (the API does) and does not talk to witnesses.
 """
@@ -17,7 +22,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Final
 
@@ -33,13 +38,25 @@ from crypto.merkle import (
     node_hash,
     perfect_subtrees,
 )
-from crypto.note import NoteSigner, NoteVerifier, format_note, parse_vkey
+from crypto.note import NoteSigner, NoteVerifier, format_note, parse_note, parse_vkey
+from crypto.smt import SparseMerkleTree
 
+from .credential import Credential
 from .errors import ErrorCode, RegistryError, Rejected, Rejection
-from .replay import apply_leaf
+from .replay import Replayed, replay_log_leaf
 from .rules import Context, apply, check, genesis
 from .state import State
-from .statements import Entry, Leaf, format_leaf, parse_entry, parse_leaf, verify_entry
+from .statements import Entry, Leaf, format_leaf, parse_entry, verify_entry
+from .statetree import (
+    StateLeaf,
+    advance_status_tree,
+    format_state_leaf,
+    parse_log_leaf,
+    parse_state_leaf,
+    parse_status_leaf,
+    state_payload_hash,
+    status_key,
+)
 from .store import Append, Store, StoredEntry, StoreMismatch, WriteConflict
 
 __all__ = ["Clock", "LoadedLog", "Receipt", "Sequencer", "init_log", "load_log"]
@@ -75,6 +92,8 @@ class LoadedLog:
     root_hash: bytes
     frontier: Mapping[NodeKey, bytes]
     checkpoint: bytes | None
+    tree: SparseMerkleTree = field(default_factory=SparseMerkleTree)
+    """The status tree after the `size` leaves (protocol §5.8)."""
 
 
 class _Overlay:
@@ -108,7 +127,9 @@ def _frontier(tree_nodes: NodeStore, size: int) -> dict[NodeKey, bytes]:
     return dict(zip(keys, tree_nodes.get_nodes(keys), strict=True))
 
 
-def _checked_leaves(rows: Iterable[StoredEntry], start: int, level0: Iterator[bytes]) -> Iterator[Leaf]:
+def _checked_leaves(
+    rows: Iterable[StoredEntry], start: int, level0: Iterator[bytes]
+) -> Iterator[Leaf | StateLeaf]:
     """Parse stored rows in order, checking each against its own leaf bytes and its stored leaf hash
     (tree node (0, index), read from `level0`)."""
     expected = start
@@ -116,10 +137,11 @@ def _checked_leaves(rows: Iterable[StoredEntry], start: int, level0: Iterator[by
         if row.index != expected:
             raise StoreMismatch(f"the stored log has no leaf at index {expected}")
         try:
-            leaf = parse_leaf(row.leaf)
+            leaf = parse_log_leaf(row.leaf)
         except Rejected as exc:
             raise StoreMismatch(f"the stored leaf at index {row.index} is malformed: {exc.code}") from exc
-        if leaf.index != row.index or leaf.logged_ms != row.logged_ms or leaf.entry.payload_hash != row.payload_hash:
+        payload_hash = state_payload_hash(row.leaf) if isinstance(leaf, StateLeaf) else leaf.entry.payload_hash
+        if leaf.index != row.index or leaf.logged_ms != row.logged_ms or payload_hash != row.payload_hash:
             raise StoreMismatch(f"the stored leaf at index {row.index} disagrees with its row")
         digest = leaf_hash(row.leaf)
         if next(level0, None) != digest:
@@ -128,19 +150,20 @@ def _checked_leaves(rows: Iterable[StoredEntry], start: int, level0: Iterator[by
         yield leaf
 
 
-def _replay_rows(store: Store, state: State | None, start: int, end: int) -> State | None:
-    """Replay stored leaves [start, end) onto `state`, checking each row and its stored leaf hash."""
+def _replay_rows(store: Store, current: Replayed, start: int, end: int) -> Replayed:
+    """Replay stored leaves [start, end) onto `current`, checking each row, its stored leaf hash and
+    every state leaf's root ([5.8-j])."""
     level0 = _nodes_or_mismatch(store.nodes.iter_level(0, start, end))
     count = 0
     for leaf in _checked_leaves(store.iter_entries(start, end), start, level0):
         try:
-            state = apply_leaf(state, leaf)
+            current = replay_log_leaf(current, leaf)
         except Rejected as exc:
             raise StoreMismatch(f"the stored leaf at index {leaf.index} breaks a rule: {exc.code}") from exc
         count += 1
     if count != end - start:
         raise StoreMismatch(f"the stored log has no leaf at index {start + count}")
-    return state
+    return current
 
 
 def _nodes_or_mismatch(nodes: Iterator[bytes]) -> Iterator[bytes]:
@@ -204,7 +227,7 @@ def load_log(store: Store) -> LoadedLog:
     except CryptoError as exc:
         raise StoreMismatch(f"the stored log key is not a valid verifier key: {exc.code}") from exc
     size = meta.tree_size
-    state = _replay_rows(store, None, 0, size)
+    replayed = _replay_rows(store, Replayed.empty(), 0, size)
     _check_upper_levels(store, size)
     try:
         frontier = _frontier(store.nodes, size)
@@ -212,16 +235,26 @@ def load_log(store: Store) -> LoadedLog:
     except CryptoError as exc:
         raise StoreMismatch(f"the stored tree nodes of size {size} are incomplete: {exc.code}") from exc
     note = _check_head(store, verifier, meta.origin, size, root)
-    return LoadedLog(meta.origin, verifier, state, size, root, MappingProxyType(frontier), note)
+    if size and not _ends_with_state_leaf(store, size):
+        raise StoreMismatch(f"the last leaf of the checkpoint of size {size} is not a state leaf")
+    return LoadedLog(meta.origin, verifier, replayed.state, size, root, MappingProxyType(frontier), note, replayed.tree)
+
+
+def _ends_with_state_leaf(store: Store, size: int) -> bool:
+    last = store.leaf(size - 1)
+    return last is not None and last.startswith(b'{"index":')
 
 
 class Sequencer:
     """The one writer of a log. See the module docstring.
 
     Shared state: `_log` (a frozen `LoadedLog` snapshot) is replaced, never mutated, by `submit_batch`
-    after a commit, under `_lock`; readers take the reference once and need no lock. `_stale` and
+    after a commit, under `_lock`; readers take the reference once and need no lock. `_trees` (the
+    status trees of the last `TREES_KEPT` checkpoints, by size) is replaced the same way. `_stale` and
     `_fenced` are written under `_lock` only.
     """
+
+    TREES_KEPT: Final = 16
 
     def __init__(self, store: Store, signer: NoteSigner, clock: Clock, log: LoadedLog) -> None:
         """Use `Sequencer.open`."""
@@ -230,6 +263,7 @@ class Sequencer:
         self._clock: Final = clock
         self._lock: Final = threading.Lock()
         self._log = log
+        self._trees: Mapping[int, SparseMerkleTree] = MappingProxyType({log.size: log.tree})
         self._stale = False
         self._fenced: str | None = None
 
@@ -272,6 +306,16 @@ class Sequencer:
     @property
     def root_hash(self) -> bytes:
         return self._log.root_hash
+
+    @property
+    def status_tree(self) -> SparseMerkleTree:
+        """The status tree after every committed leaf (protocol §5.8)."""
+        return self._log.tree
+
+    def status_tree_at(self, size: int) -> SparseMerkleTree | None:
+        """The status tree of the checkpoint of `size` when it is one of the last few, else None. Its
+        root is the root of that checkpoint's last leaf, a state leaf."""
+        return self._trees.get(size)
 
     @property
     def latest_checkpoint(self) -> bytes | None:
@@ -338,6 +382,40 @@ class Sequencer:
         except BadProof as exc:
             raise StoreMismatch(f"the stored tree nodes are incomplete: {exc.message}") from exc
 
+    def credential(self, ident: bytes, note: bytes | None = None) -> Credential:
+        """A credential for the member named by `ident` (member id, current or retired key) (§9.7-c).
+
+        Built from one snapshot: the latest checkpoint, or `note` (a checkpoint of this log, e.g. the
+        cosigned one the server publishes) when its tree is one of the last few kept. Nothing is
+        verified here; the member and any verifier check it (§8.1).
+
+        Raises:
+            RegistryError (`not_found`): the log is empty, or `note`'s tree is no longer kept.
+            RegistryError (`unknown_member`): no member has this id or key.
+        """
+        log = self._log
+        if log.state is None or log.checkpoint is None:
+            raise _not_found("the log has no checkpoint yet")
+        member = log.state.resolve(ident)
+        if member is None:
+            raise RegistryError(Rejection(ErrorCode.UNKNOWN_MEMBER, "no member has this id or key in the log", "7.3-e"))
+        try:
+            parsed = parse_note(note or log.checkpoint)
+            cp = open_checkpoint(format_note(parsed), log.verifier, origin=log.origin)[0]
+        except CryptoError as exc:
+            message = f"not a checkpoint of this log: {exc.message}"
+            raise RegistryError(Rejection(ErrorCode.BAD_SIGNATURE, message, "")) from None
+        tree = log.tree if cp.size == log.size else self._trees.get(cp.size)
+        if tree is None or cp.size > log.size:
+            raise _not_found(f"the status tree of size {cp.size} is no longer kept")
+        key = status_key(member.member_id)
+        value = tree.get(key)
+        if value is None:  # every member has a leaf ([5.8-c]); only a checkpoint before it joined lacks one
+            raise RegistryError(Rejection(ErrorCode.UNKNOWN_MEMBER, "the member joined after this checkpoint", "5.8-c"))
+        state_leaf = parse_state_leaf(self.leaf(cp.size - 1))
+        proof = tuple(self._proof(log, lambda t: t.inclusion_proof(cp.size - 1, cp.size)))
+        return Credential(parsed, cp, proof, state_leaf, member.member_id, parse_status_leaf(value), tree.prove(key))
+
     def validate(self, entry_bytes: bytes) -> Rejection | None:
         """Would this entry be accepted now? The dry run of `submit`, at the clock's now; writes nothing."""
         log = self._log
@@ -384,6 +462,7 @@ class Sequencer:
                 self._catch_up()
             log = self._log
             state = log.state
+            status = log.tree
             now = self._now(state)  # step 1
             results: list[Receipt | Rejection | None] = [None] * len(entries)
             accepted: list[tuple[int, Entry]] = []
@@ -395,14 +474,20 @@ class Sequencer:
                 except Rejected as exc:
                     results[position] = exc.rejection
                     continue
+                status = advance_status_tree(status, state, state.touched, index)
                 accepted.append((position, entry))
-            if not accepted:
+            if not accepted or state is None:
                 return [r for r in results if r is not None]
-            # Step 3: the leaves, a working tree (the shared frontier is copied, not touched), one checkpoint.
+            # Step 3: the leaves, then the state leaf ([5.8-i]), a working tree (the shared frontier is
+            # copied, not touched), one checkpoint.
             rows = tuple(
                 StoredEntry(log.size + i, format_leaf(log.size + i, now, entry), entry.payload_hash, now)
                 for i, (_, entry) in enumerate(accepted)
             )
+            state_leaf = StateLeaf(log.size + len(accepted), now, status.root)
+            state_bytes = format_state_leaf(state_leaf)
+            rows += (StoredEntry(state_leaf.index, state_bytes, state_payload_hash(state_bytes), now),)
+            state = replace(state, size=state.size + 1, last_logged_ms=now, touched=frozenset())
             leaf_hashes = hash_leaves(r.leaf for r in rows)
             work = _Overlay(self._store.nodes, log.frontier)
             tree = MerkleTree(work, log.size)
@@ -413,7 +498,7 @@ class Sequencer:
                 proof = tuple(tree.inclusion_proof(log.size + i, new_size))
                 results[position] = Receipt(log.size + i, leaf_hashes[i], note, proof)
             frontier = MappingProxyType({k: work.known[k] for k in perfect_subtrees(0, new_size)})
-            new_log = LoadedLog(log.origin, log.verifier, state, new_size, extension.root_hash, frontier, note)
+            new_log = LoadedLog(log.origin, log.verifier, state, new_size, extension.root_hash, frontier, note, status)
             # Step 4.
             try:
                 self._store.append(Append(log.size, rows, extension.runs, note))
@@ -428,7 +513,16 @@ class Sequencer:
             # are durable together and a restarted sequencer serves them, but no receipt was returned:
             # a client that resubmits gets `duplicate_entry` and finds its entry by payload hash.
             self._log = new_log  # step 5
+            self._keep_tree(new_size, status)
             return [r for r in results if r is not None]
+
+    def _keep_tree(self, size: int, tree: SparseMerkleTree) -> None:
+        """Remember the status tree of a new checkpoint; keep the last TREES_KEPT. Under `_lock`."""
+        trees = dict(self._trees)
+        trees[size] = tree
+        for old in sorted(trees)[: -self.TREES_KEPT]:
+            del trees[old]
+        self._trees = MappingProxyType(trees)
 
     def _now(self, state: State | None) -> int:
         # protocol §5.6-c: the log time never decreases, whatever the clock says.
@@ -447,14 +541,17 @@ class Sequencer:
         if stored < log.size:
             raise StoreMismatch(f"the stored tree size {stored} is below the sequencer's {log.size}")
         if stored > log.size:
-            state = _replay_rows(self._store, log.state, log.size, stored)
+            replayed = _replay_rows(self._store, Replayed(log.state, log.tree), log.size, stored)
             try:
                 frontier = _frontier(self._store.nodes, stored)
                 root = MerkleTree(_Overlay(self._store.nodes, frontier), stored).root()
             except CryptoError as exc:
                 raise StoreMismatch(f"the stored tree nodes of size {stored} are incomplete: {exc.code}") from exc
             note = _check_head(self._store, log.verifier, log.origin, stored, root)
-            self._log = LoadedLog(log.origin, log.verifier, state, stored, root, MappingProxyType(frontier), note)
+            self._log = LoadedLog(
+                log.origin, log.verifier, replayed.state, stored, root, MappingProxyType(frontier), note, replayed.tree
+            )
+            self._keep_tree(stored, replayed.tree)
         self._stale = False
 
 

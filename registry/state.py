@@ -123,6 +123,10 @@ class State:
     retired: immutables.Map[bytes, MemberId] = field(default_factory=immutables.Map)
     seen: immutables.Map[bytes, int] = field(default_factory=immutables.Map)
     pending_count: int = 0
+    touched: frozenset[MemberId] = field(default=frozenset(), compare=False)
+    """The members whose `Member` value or status the last applied entry may have changed (a superset;
+    empty after a state leaf). Bookkeeping for the status tree (protocol §5.8), not part of the state's
+    value: two states that differ only here are equal."""
 
     @property
     def strike_limit(self) -> int:

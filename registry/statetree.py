@@ -47,6 +47,7 @@ __all__ = [
     "parse_state_leaf",
     "parse_status_leaf",
     "state_leaf_hash",
+    "state_payload_hash",
     "status_key",
     "status_leaf_of",
 ]
@@ -159,6 +160,13 @@ def parse_state_leaf(data: bytes) -> StateLeaf:
     return StateLeaf(int(index), int(logged_ms), bytes.fromhex(root))  # type: ignore[arg-type]
 
 
+def state_payload_hash(data: bytes) -> bytes:
+    """What a store records as the payload hash of a state leaf (its duplicate key): SHA-256 of its bytes.
+
+    No statement's canonical bytes are a state leaf's, so it never equals an entry's payload hash."""
+    return hashlib.sha256(data).digest()
+
+
 def state_leaf_hash(leaf: StateLeaf) -> bytes:
     """The RFC 6962 leaf hash of a state leaf: SHA-256(0x00 || format_state_leaf(leaf))."""
     return merkle.leaf_hash(format_state_leaf(leaf))
@@ -178,22 +186,23 @@ def parse_log_leaf(data: bytes) -> Leaf | StateLeaf:
     return parse_leaf(data)
 
 
-def check_state_leaf(state: State, leaf: StateLeaf, tree: SparseMerkleTree) -> Rejection | None:
+def check_state_leaf(state: State, leaf: StateLeaf, tree: SparseMerkleTree | None) -> Rejection | None:
     """Would the log accept `leaf` after `state`, whose status tree is `tree`? (protocol §5.8-i)
 
-    A state leaf changes no member; the rules engine checks only its place and time, and the root.
+    A state leaf changes no member; the rules engine checks only its place and time, and the root
+    (unless `tree` is None: a replay resumed without its tree cannot check it).
     """
     if leaf.index != state.size:  # [5.6-b]
         return Rejection(ErrorCode.MALFORMED_ENTRY, f"the leaf index must be {state.size}", "5.6-b")
     if leaf.logged_ms < state.last_logged_ms:  # [5.6-c]
         return Rejection(ErrorCode.BAD_TIME, "the log time must never decrease", "5.6-c")
-    if leaf.root != tree.root:  # [5.8-i]
+    if tree is not None and leaf.root != tree.root:  # [5.8-i]
         message = "the state leaf's root is not the status tree root of the leaves before it"
         return Rejection(ErrorCode.AUDIT_MISMATCH, message, "5.8-i")
     return None
 
 
-def apply_state_leaf(state: State, leaf: StateLeaf, tree: SparseMerkleTree) -> State:
+def apply_state_leaf(state: State, leaf: StateLeaf, tree: SparseMerkleTree | None) -> State:
     """The state after a state leaf: the same members, one more leaf, its log time (protocol §5.8-i).
 
     Raises:
@@ -201,7 +210,7 @@ def apply_state_leaf(state: State, leaf: StateLeaf, tree: SparseMerkleTree) -> S
     """
     if (rejection := check_state_leaf(state, leaf, tree)) is not None:
         raise Rejected(rejection)
-    return replace(state, size=state.size + 1, last_logged_ms=leaf.logged_ms)
+    return replace(state, size=state.size + 1, last_logged_ms=leaf.logged_ms, touched=frozenset())
 
 
 # --- deriving the tree from the state --------------------------------------------------------------

@@ -31,6 +31,7 @@ from crypto.domain import verify_in_domain
 from crypto.errors import CryptoError
 from crypto.note import verify_note
 
+from .credential import Credential
 from .errors import ErrorCode, Rejected, Rejection
 from .identity import ATTRIBUTES, verify_identity_disclosure
 from .presentation import PRESENTATION_PURPOSE, Presentation, presentation_payload
@@ -42,9 +43,11 @@ from .trust import TrustPolicy
 __all__ = [
     "MAX_FUTURE_SKEW_MS",
     "STEPS",
+    "Freshness",
     "Verdict",
     "VerificationFailed",
     "check_presentation",
+    "verify_credential",
     "verify_presentation",
 ]
 
@@ -108,35 +111,25 @@ def _crypto(step: int, exc: CryptoError, section: str) -> VerificationFailed:
     return _fail(step, code, exc.message, section)
 
 
-def verify_presentation(
-    presentation: Presentation,
-    policy: TrustPolicy,
-    *,
-    now_ms: int,
-    challenge: bytes | None = None,
-    max_age_ms: int | None = None,
-    required_attributes: Sequence[str] = (),
-) -> Verdict:
-    """Run the steps of protocol §8.1 in order.
+@dataclass(frozen=True, slots=True)
+class Freshness:
+    """What steps 1 to 5 establish about a credential: the witnesses that cosigned, the freshness time
+    and the age at `now_ms`."""
 
-    Args:
-        presentation: as parsed (`registry.presentation.parse_presentation`).
-        policy: the verifier's trust policy.
-        now_ms: the verifier's clock, in milliseconds since the epoch.
-        challenge: the challenge the verifier issued; None when it issued none (the verdict says so).
-        max_age_ms: overrides the policy's maximum age.
-        required_attributes: attributes that must be disclosed.
+    witnesses: tuple[str, ...]
+    fresh_ms: int
+    age_ms: int
 
-    Returns:
-        The verdict.
+
+def verify_credential(
+    credential: Credential, policy: TrustPolicy, *, now_ms: int, max_age_ms: int | None = None
+) -> Freshness:
+    """Steps 1 to 5 of protocol §8.1: the credential is signed, witnessed, fresh and proves its status
+    leaf. It says nothing of the status itself (step 6) or of who holds it (steps 7 and 8).
 
     Raises:
-        VerificationFailed: the first step that fails, with its code: `bad_signature`, `bad_key`,
-            `malformed_encoding` (steps 1, 2, 7), `bad_proof` (3, 5), `bad_time` and
-            `stale_credential` (4), `not_verified` (6), `wrong_challenge` (7), `attribute_mismatch`
-            and `undisclosed_attribute` (8).
+        VerificationFailed: the first of steps 1 to 5 that fails.
     """
-    credential = presentation.credential
     cp = credential.checkpoint
     max_age = policy.max_age_ms if max_age_ms is None else max_age_ms
 
@@ -185,13 +178,48 @@ def verify_presentation(
         )
 
     # Step 5: the member's leaf in the status tree of the state leaf's root (§8.1-f).
-    leaf = credential.leaf
     try:
         smt.verify_membership(
-            state.root, status_key(credential.member_id), format_status_leaf(leaf), credential.status_proof
+            state.root, status_key(credential.member_id), format_status_leaf(credential.leaf), credential.status_proof
         )
     except CryptoError as exc:
         raise _crypto(5, exc, "8.1-f") from None
+    return Freshness(tuple(sorted(times)), fresh_ms, age_ms)
+
+
+def verify_presentation(
+    presentation: Presentation,
+    policy: TrustPolicy,
+    *,
+    now_ms: int,
+    challenge: bytes | None = None,
+    max_age_ms: int | None = None,
+    required_attributes: Sequence[str] = (),
+) -> Verdict:
+    """Run the steps of protocol §8.1 in order.
+
+    Args:
+        presentation: as parsed (`registry.presentation.parse_presentation`).
+        policy: the verifier's trust policy.
+        now_ms: the verifier's clock, in milliseconds since the epoch.
+        challenge: the challenge the verifier issued; None when it issued none (the verdict says so).
+        max_age_ms: overrides the policy's maximum age.
+        required_attributes: attributes that must be disclosed.
+
+    Returns:
+        The verdict.
+
+    Raises:
+        VerificationFailed: the first step that fails, with its code: `bad_signature`, `bad_key`,
+            `malformed_encoding` (steps 1, 2, 7), `bad_proof` (3, 5), `bad_time` and
+            `stale_credential` (4), `not_verified` (6), `wrong_challenge` (7), `attribute_mismatch`
+            and `undisclosed_attribute` (8).
+    """
+    credential = presentation.credential
+    cp = credential.checkpoint
+    state = credential.state
+    leaf = credential.leaf
+    fresh = verify_credential(credential, policy, now_ms=now_ms, max_age_ms=max_age_ms)  # steps 1 to 5
 
     # Step 6: the status is verified (§8.1-g).
     if leaf.status is not Status.VERIFIED:
@@ -228,9 +256,9 @@ def verify_presentation(
         origin=cp.origin,
         tree_size=cp.size,
         state_logged_ms=state.logged_ms,
-        fresh_ms=fresh_ms,
-        age_ms=age_ms,
-        witnesses=tuple(sorted(times)),
+        fresh_ms=fresh.fresh_ms,
+        age_ms=fresh.age_ms,
+        witnesses=fresh.witnesses,
         quorum=policy.quorum,
         challenge_checked=challenge is not None,
         attributes=MappingProxyType({n: attributes[n] for n in ATTRIBUTES if n in attributes}),

@@ -22,7 +22,8 @@ defaults. Log time advances by `step_ms` (60 s) per entry.
 
 Everything is deterministic for a seed: member, council and log keys are
 `SigningKey.from_seed(SHA-256(seed || n))`, choices come from `random.Random(seed)`, and times from the
-entry index. A checkpoint is signed every 256 entries (as a batching sequencer would) and at the end.
+entry index. A checkpoint is signed every 256 leaves (as a batching sequencer would) and at the end,
+and the last leaf under every checkpoint is a state leaf (protocol §5.8-i).
 The export is written as a stream (the leaves are never all in memory) to a temporary file that is
 moved into place when complete.
 """
@@ -50,6 +51,7 @@ from crypto.checkpoint import Checkpoint, sign_checkpoint
 from crypto.keys import SigningKey
 from crypto.merkle import RootAccumulator, leaf_hash
 from crypto.note import NoteSigner, format_note
+from crypto.smt import SparseMerkleTree
 from registry.errors import Rejected
 from registry.export import ExportHeader, format_checkpoint_line, format_header, format_leaf_line
 from registry.rules import Context, apply, genesis
@@ -74,6 +76,7 @@ from registry.statements import (
     format_statement,
     signatures_message,
 )
+from registry.statetree import StateLeaf, advance_status_tree, apply_state_leaf, format_state_leaf
 
 __all__ = [
     "CHECKPOINT_EVERY",
@@ -334,10 +337,17 @@ class SyntheticLog:
         )
         return self._sign(policy, self.council[:_COUNCIL_THRESHOLD])
 
-    def leaves(self, count: int) -> Iterator[tuple[int, int, bytes]]:
-        """Yield (index, signatures, leaf bytes) for indexes [0, count): the genesis, then accepted entries."""
+    def leaves(self, count: int, seal_every: int | None = None) -> Iterator[tuple[int, int, bytes]]:
+        """Yield (index, signatures, leaf bytes) for indexes [0, count): the genesis, then accepted entries.
+
+        With `seal_every`, the leaf that completes every multiple of `seal_every` leaves, and the last
+        leaf, is a state leaf (0 signatures) holding the status tree root (protocol §5.8-i), as a log
+        signing a checkpoint at those sizes writes it; requires count >= 2.
+        """
         if count < 1:
             return
+        if seal_every is not None and count < 2:
+            raise ValueError("a sealed log has at least its genesis and a state leaf")
         entry = self.genesis_entry()
         logged_ms = self._logged_ms(0)
         # The generator signed every entry itself just now, so it wraps them as verified without
@@ -348,9 +358,15 @@ class SyntheticLog:
             self._keys[member_id] = key
             self._verified.add(member_id)
         self._count(entry)
+        tree = advance_status_tree(SparseMerkleTree(), state, state.touched, 0) if seal_every else None
         yield 0, len(entry.signatures), format_leaf(0, logged_ms, entry)
         for index in range(1, count):
             ctx = Context(index, self._logged_ms(index))
+            if tree is not None and seal_every is not None and ((index + 1) % seal_every == 0 or index == count - 1):
+                sealed = StateLeaf(index, ctx.logged_ms, tree.root)
+                self.state = state = apply_state_leaf(state, sealed, tree)
+                yield index, 0, format_state_leaf(sealed)
+                continue
             for _ in range(_MAX_ATTEMPTS):
                 proposal = self._propose(state, ctx)
                 statement, keys, action, new_key = proposal
@@ -366,6 +382,8 @@ class SyntheticLog:
             if not isinstance(statement, Declare) and new_state.pending_count > state.pending_count:
                 self.stats.cascade_drops += new_state.pending_count - state.pending_count
             self.state = state = new_state
+            if tree is not None:
+                tree = advance_status_tree(tree, state, state.touched, index)
             self._after(state, statement, new_key)
             self._count(entry)
             yield index, len(entry.signatures), self._leaf(index, ctx.logged_ms, entry)
@@ -662,7 +680,7 @@ def write_synthetic_export(
     try:
         with open(temporary, "wb", buffering=1 << 20) as file:
             file.write(format_header(ExportHeader(log.origin, signer.vkey, entries)))
-            for index, _, leaf in log.leaves(entries):
+            for index, _, leaf in log.leaves(entries, seal_every=CHECKPOINT_EVERY):
                 file.write(format_leaf_line(index, leaf))
                 acc.append(leaf_hash(leaf))
                 size = index + 1

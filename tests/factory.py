@@ -9,6 +9,7 @@ import hashlib
 from dataclasses import dataclass, field, replace
 
 from crypto.keys import SigningKey
+from crypto.smt import SparseMerkleTree
 from registry.errors import Rejected, Rejection
 from registry.rules import Context, apply, check, genesis
 from registry.state import DAY_MS, Member, State
@@ -31,6 +32,7 @@ from registry.statements import (
     sign_entry,
     verify_entry,
 )
+from registry.statetree import StateLeaf, advance_status_tree, apply_state_leaf, format_state_leaf
 
 ORIGIN = "registry.example/test"
 EN = "I oppose the war. (test text)\n"
@@ -86,13 +88,27 @@ class Log:
     params: Params = field(default_factory=lambda: Params(voucher_min_age_days=0))
     now_ms: int = T0
     leaves: list[bytes] = field(default_factory=list)
+    sealed: bool = False
+    """Append a state leaf after every accepted entry, as a sequencer with batches of one does (§5.8-i)."""
     state: State = field(init=False)
+    tree: SparseMerkleTree = field(init=False)
+    """The status tree after the leaves (protocol §5.8)."""
 
     def __post_init__(self) -> None:
         stmt = policy_statement(self.founders, self.council, self.threshold, params=self.params, created_ms=self.now_ms)
         entry = signed(stmt, *self.council[: self.threshold])
         self.state = genesis(verify_entry(entry, ORIGIN), Context(0, self.now_ms))
         self.leaves.append(format_leaf(0, self.now_ms, entry))
+        self.tree = advance_status_tree(SparseMerkleTree(), self.state, self.state.touched, 0)
+        if self.sealed:
+            self.seal()
+
+    def seal(self) -> StateLeaf:
+        """Append a state leaf: the status tree root after every leaf so far, at the current log time."""
+        leaf = StateLeaf(self.state.size, self.now_ms, self.tree.root)
+        self.leaves.append(format_state_leaf(leaf))
+        self.state = apply_state_leaf(self.state, leaf, self.tree)
+        return leaf
 
     @classmethod
     def standard(cls, **kwargs: object) -> Log:
@@ -112,6 +128,9 @@ class Log:
         if rejection is None:
             self.leaves.append(format_leaf(ctx.index, ctx.logged_ms, entry))
             self.state = apply(self.state, verified, ctx)
+            self.tree = advance_status_tree(self.tree, self.state, self.state.touched, ctx.index)
+            if self.sealed:
+                self.seal()
         self.tick()
         return rejection
 

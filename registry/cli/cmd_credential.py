@@ -1,5 +1,6 @@
-"""`registry challenge`, `registry present`, `registry verify`: presenting and checking credentials
-offline (protocol §8.1, §9.7), and the QR code of a credential's binary form.
+"""`registry credential`, `registry challenge`, `registry present`, `registry verify`: fetching,
+presenting and checking credentials offline (protocol §8.1, §9.7), and the QR code of a credential's
+binary form.
 
 `registry verify` reads the presentation and the trust policy and runs the steps of §8.1 with the
 machine's clock; it never opens a network connection (STYLE §9): everything it needs is in the two
@@ -18,10 +19,18 @@ from typing import Final, NoReturn
 import click
 import segno
 
+from crypto.errors import CryptoError
+from crypto.keyfile import read_public_key
 from crypto.keys import fingerprint
 
-from ..credential import BINARY_MAGIC, Credential, format_credential_binary, parse_credential_text
-from ..errors import ErrorCode, Rejected, Rejection
+from ..credential import (
+    BINARY_MAGIC,
+    Credential,
+    format_credential_binary,
+    format_credential_text,
+    parse_credential_text,
+)
+from ..errors import ErrorCode, RegistryError, Rejected, Rejection
 from ..identity import ATTRIBUTES, parse_identity_disclosure
 from ..presentation import (
     MIN_CHALLENGE_SIZE,
@@ -31,12 +40,13 @@ from ..presentation import (
     parse_presentation,
 )
 from ..trust import parse_duration, parse_trust_policy
-from ..verify import Verdict, VerificationFailed, check_presentation
+from ..verify import Verdict, VerificationFailed, check_presentation, verify_credential
 from .app import EXIT_FAILED, cli, fail, fail_usage
 from .cmd_identity import OUT_PATH, read_small_file
 from .keys_io import load_key, write_file_atomic
+from .server_io import SERVER_HELP, fail_remote, open_client
 
-__all__ = ["base45_encode", "challenge", "present", "verify", "write_qr"]
+__all__ = ["base45_encode", "challenge", "credential", "present", "verify", "write_qr"]
 
 _FILE_PATH: Final = click.Path(path_type=Path, dir_okay=False, exists=True)
 _BASE45: Final = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:"
@@ -77,6 +87,62 @@ def write_qr(credential: Credential, path: Path, *, force: bool = False) -> str:
         fail(Rejection(ErrorCode.TOO_LARGE, "the credential does not fit one QR code", "9.7-d"))
     qr.save(str(path), scale=4, border=4)
     return f"{qr.version}-{qr.error}"
+
+
+@cli.command()
+@click.option("--key", "key_path", type=_FILE_PATH, required=True, help="Your key file (only its public key is read).")
+@click.option("--server", required=True, help=SERVER_HELP)
+@click.option("--out", type=OUT_PATH, required=True, help="The credential file to write (mode 0600).")
+@click.option("--binary", is_flag=True, help="Write the compact binary form instead of the text form.")
+@click.option("--qr", "qr_path", type=OUT_PATH, help="Also write the binary form as a QR code (.png or .svg).")
+@click.option("--trust", "policy_path", type=_FILE_PATH, help="Check the credential against this trust policy.")
+@click.option("--force", is_flag=True, help="Replace the outputs if they exist.")
+def credential(
+    key_path: Path, server: str, out: Path, binary: bool, qr_path: Path | None, policy_path: Path | None, force: bool
+) -> None:
+    """Fetch your credential from a registry server (GET /v1/credential) and write it.
+
+    With --trust, steps 1 to 5 of the offline check (signature, witnesses, state leaf, freshness,
+    status tree proof) are run before anything is written. The status it proves is printed; a
+    credential that says `revoked` is still written (it is what the log says).
+
+    Exit codes: 0 written; 1 refused (unknown member, a credential that does not check out);
+    2 usage error; 3 server unreachable.
+    """
+    try:
+        member = read_public_key(key_path)
+    except CryptoError as exc:
+        fail(Rejection(ErrorCode.BAD_KEY, exc.message, "3.4-c"))
+    try:
+        with open_client(server) as client:
+            fetched = client.credential(member)
+    except RegistryError as exc:
+        fail_remote(exc)
+    if policy_path is not None:
+        try:
+            policy = parse_trust_policy(read_small_file(policy_path, 65_536))
+        except Rejected as exc:
+            fail(exc.rejection)
+        try:
+            verify_credential(fetched, policy, now_ms=time.time_ns() // 1_000_000)
+        except VerificationFailed as exc:
+            _report_failure(exc.step, exc.step_name, exc.rejection, False)
+    data = format_credential_binary(fetched) if binary else format_credential_text(fetched)
+    try:
+        write_file_atomic(out, data, force=force, mode=0o600)
+    except FileExistsError as exc:
+        fail_usage(str(exc))
+    except OSError as exc:
+        fail(Rejection(ErrorCode.UNAVAILABLE, f"cannot write {out}: {exc.strerror}"))
+    if qr_path is not None:
+        version = write_qr(fetched, qr_path, force=force)
+        click.echo(f"wrote {qr_path}: QR version {version}", err=True)
+    leaf = fetched.leaf
+    click.echo(f"wrote {out}: member {fingerprint(fetched.member_id)}, status {leaf.status} since log entry "
+               f"{leaf.since}, tree size {fetched.checkpoint.size}, as of {_when(fetched.state.logged_ms)}",
+               err=True)  # fmt: skip
+    if leaf.status.value != "verified":
+        click.echo(f"warning: this credential says {leaf.status}: verifiers will refuse it", err=True)
 
 
 @cli.command()

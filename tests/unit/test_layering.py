@@ -12,7 +12,10 @@ import crypto
 import registry
 
 ROOT = Path(__file__).resolve().parents[2]
-CORE = {"errors", "statements", "state", "rules", "replay", "audit"}
+CORE = {
+    "errors", "statements", "state", "rules", "replay", "audit",
+    "statetree", "identity", "trust", "credential", "presentation", "verify",
+}  # fmt: skip
 THIRD_PARTY_ALLOWED_IN_CRYPTO = {"nacl", "cryptography"}
 FORBIDDEN_IN_CORE = {"sqlmodel", "sqlalchemy", "fastapi", "httpx", "uvicorn", "click", "psycopg", "api", "logging"}
 

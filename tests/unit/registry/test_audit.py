@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 
 import pytest
 
@@ -11,6 +12,7 @@ from crypto.merkle import leaf_hash, root_from_leaf_hashes
 from crypto.note import NoteSigner, format_note
 from registry.audit import AuditCheck, audit
 from registry.statements import Reason
+from registry.statetree import format_state_leaf, parse_state_leaf
 from tests.factory import ORIGIN, Log, key
 
 LOG_KEY = key(900)
@@ -26,7 +28,7 @@ def checkpoint(leaves: list[bytes], size: int, name: str = ORIGIN) -> bytes:
 
 
 def sample_log() -> Log:
-    log = Log.standard()
+    log = Log.standard(sealed=True)  # each entry followed by a state leaf: checkpoints at even sizes
     f1, f2, f3 = key(1), key(2), key(3)
     for n in range(11, 15):
         log.join(key(n), f1 if n % 2 else f2, f3)
@@ -48,7 +50,7 @@ def cps(log: Log, sizes: list[int]) -> list[bytes]:
 @pytest.mark.spec("8.2-a", "8.2-b", "8.2-e")
 def test_clean_log_passes_and_matches_the_operator_state(log: Log) -> None:
     n = len(log.leaves)
-    report = audit(log.leaves, cps(log, [1, 5, n]), signer().verifier)
+    report = audit(log.leaves, cps(log, [2, 6, n]), signer().verifier)
     assert report.ok, report
     assert report.size == n
     assert report.root_hash == root_from_leaf_hashes(leaf_hash(x) for x in log.leaves)
@@ -70,7 +72,7 @@ def test_parallel_verification_gives_the_same_report(log: Log) -> None:
 def test_flipped_byte_anywhere_is_found_and_named(log: Log) -> None:
     """Every leaf, random byte positions: the audit fails at that leaf, or at the first checkpoint over it."""
     n = len(log.leaves)
-    notes = cps(log, list(range(1, n + 1)))  # a checkpoint per entry, as a per-entry sequencer signs
+    notes = cps(log, list(range(2, n + 1, 2)))  # a checkpoint per entry and its state leaf
     rng = random.Random(7)
     for i, leaf in enumerate(log.leaves):
         for _ in range(12):
@@ -105,7 +107,7 @@ def test_two_roots_for_one_size_are_refused(log: Log) -> None:
 @pytest.mark.spec("8.2-d")
 def test_log_must_be_covered_by_a_checkpoint(log: Log) -> None:
     n = len(log.leaves)
-    report = audit(log.leaves, cps(log, [n - 1]), signer().verifier)
+    report = audit(log.leaves, cps(log, [n - 2]), signer().verifier)
     assert not report.ok
     assert report.check is AuditCheck.CHECKPOINT_MISSING
     truncated = audit(log.leaves[:-2], cps(log, [n]), signer().verifier)
@@ -134,3 +136,29 @@ def test_reordered_leaves_are_named(log: Log) -> None:
     assert not report.ok
     assert report.first_bad_index == 3
     assert report.check is AuditCheck.LEAF_INDEX
+
+
+@pytest.mark.spec("5.8-j", "5.8-i")
+def test_a_state_leaf_with_another_root_is_named() -> None:
+    log = sample_log()
+    n = len(log.leaves)
+    index = 5  # a state leaf: genesis 0, its state leaf 1, then entry and state leaf pairs
+    good = parse_state_leaf(log.leaves[index])
+    leaves = list(log.leaves)
+    leaves[index] = format_state_leaf(replace(good, root=bytes(32)))
+    report = audit(leaves, [checkpoint(leaves, n)], signer().verifier)
+    assert not report.ok
+    assert (report.check, report.first_bad_index, report.code) == (AuditCheck.STATE_LEAF, index, "audit_mismatch")
+
+
+@pytest.mark.spec("5.8-i")
+def test_a_checkpoint_must_end_with_a_state_leaf() -> None:
+    log = sample_log()
+    n = len(log.leaves)
+    report = audit(log.leaves, cps(log, [3, n]), signer().verifier)  # size 3 ends with an entry
+    assert not report.ok
+    assert (report.check, report.bad_checkpoint_size) == (AuditCheck.STATE_LEAF, 3)
+    unsealed = Log.standard()
+    unsealed.join(key(11), key(1), key(2))
+    bare = audit(unsealed.leaves, [checkpoint(unsealed.leaves, len(unsealed.leaves))], signer().verifier)
+    assert not bare.ok and bare.check is AuditCheck.STATE_LEAF
