@@ -109,6 +109,8 @@ def read_signatures(path: Path, entries: int, sample: int) -> tuple[int, list[Tr
                 continue  # a checkpoint
             record = json.loads(line)
             leaf = base64.b64decode(record["leaf"])
+            if leaf.startswith(b'{"index":'):
+                continue  # a state leaf (protocol §5.8-h): no signature
             if record["index"] % stride == 0 and len(triples) < sample:
                 entry = parse_leaf(leaf).entry
                 message = signatures_message(entry)
@@ -239,9 +241,11 @@ def main(argv: list[str] | None = None) -> int:
         if signatures != meta["signatures"]:
             raise SystemExit(f"the file holds {signatures} signatures, the generator wrote {meta['signatures']}")
         print(f"audit: python -m registry audit --log {path.name} --log-key ... --json --workers 0", flush=True)
+        load_before = os.getloadavg()[0]
         wall, cpu, rss = run_audit(path, str(meta["vkey"]), entries)
         print(f"  {wall:.2f} s wall, {cpu:.2f} s cpu (audit and workers), {entries / wall:,.0f} entries/s, "
-              f"peak RSS {rss:,.0f} MB")
+              f"peak RSS {rss:,.0f} MB (1-minute load average {load_before:.1f} before, "
+              f"{os.getloadavg()[0]:.1f} after: other work on the machine slows both figures)")
         one = bare_rate_one_core(triples[: min(len(triples), 10_000)])
         rate = bare_rate_all_cores(triples, processes, args.sample)
         result = Result(entries, signatures, wall, cpu, rss, rate, one)

@@ -94,7 +94,7 @@ __all__ = [
     "write_synthetic_export",
 ]
 
-GENERATOR_VERSION: Final = 1
+GENERATOR_VERSION: Final = 2  # 2: state leaves under every checkpoint (protocol §5.8-i)
 """Bumped whenever the same arguments would generate other bytes (benchmarks key their caches by it)."""
 
 SYNTH_ORIGIN: Final = "synthetic.registry.example/log"
@@ -157,7 +157,8 @@ class SynthStats:
         refused = ", ".join(f"{k} {v:,}" for k, v in sorted(self.rejected.items())) or "none"
         counts = ", ".join(f"{k} {v:,}" for k, v in self.counts.items())
         return [
-            f"entries {self.entries:,}, signatures {self.signatures:,}, checkpoints {self.checkpoints:,}",
+            f"entries {self.entries:,} and {self.checkpoints:,} state leaves (one under each checkpoint), "
+            f"signatures {self.signatures:,}, checkpoints {self.checkpoints:,}",
             f"members {self.members:,} ({per_member:.2f} entries per member): {counts}",
             f"by kind: {kinds}",
             f"members dropped back to pending (unvouches, revocations, cascades): {self.cascade_drops:,}",
