@@ -15,6 +15,7 @@ from crypto.note import NoteSigner, format_note, parse_note
 from registry.errors import ErrorCode, RegistryError, Rejected, Rejection
 from registry.sequencer import Receipt, Sequencer, init_log, load_log
 from registry.statements import Params, format_leaf, parse_entry, parse_leaf
+from registry.statetree import StateLeaf, parse_log_leaf, parse_state_leaf
 from registry.store import STEPS, LogExists, NoLog, Store, StoreMismatch, WriteConflict
 from registry.store.models import CHECKPOINTS, ENTRIES, META, NODES
 from tests.integration.logdata import (
@@ -69,17 +70,23 @@ def _raw(store_url: str) -> sa.Engine:
 # --- admission and receipts ---------------------------------------------------------------------------
 
 
-@pytest.mark.spec("5.6-d", "5.6-i")
+@pytest.mark.spec("5.6-d", "5.6-i", "5.8-i")
 def test_genesis_and_a_batch_get_receipts_that_verify(open_store: OpenStore) -> None:
     sequencer, community = _new_log(open_store)
+    # The genesis is sealed by a state leaf: leaves 0 and 1, the first checkpoint of size 2.
+    assert sequencer.size == 2 and isinstance(parse_log_leaf(sequencer.leaf(1)), StateLeaf)
     results = sequencer.submit_batch(_declares(community, 0, 3))
-    assert [r.index for r in results if isinstance(r, Receipt)] == [1, 2, 3]
+    assert [r.index for r in results if isinstance(r, Receipt)] == [2, 3, 4]
     for receipt in results:
         assert isinstance(receipt, Receipt)
         _check_receipt(sequencer, receipt)
-    assert sequencer.size == 4
+    assert sequencer.size == 6
     assert sequencer.latest_checkpoint == results[0].checkpoint  # type: ignore[union-attr]
-    assert sequencer.state is not None and sequencer.state.size == 4
+    assert sequencer.state is not None and sequencer.state.size == 6
+    # The batch ends with a state leaf holding the status tree root after its entries.
+    sealed = parse_state_leaf(sequencer.leaf(5))
+    assert sealed.index == 5 and sealed.root == sequencer.status_tree.root
+    assert sealed.logged_ms == parse_leaf(sequencer.leaf(4)).logged_ms
 
 
 @pytest.mark.spec("5.6-a", "5.6-b")
@@ -89,8 +96,8 @@ def test_leaf_wraps_the_entry_with_its_tree_position_and_log_time(open_store: Op
     receipt = sequencer.submit(raw)
     assert isinstance(receipt, Receipt)
     leaf = parse_leaf(sequencer.leaf(receipt.index))
-    assert leaf.index == receipt.index == 1
-    assert sequencer.leaf(1) == format_leaf(1, leaf.logged_ms, parse_entry(raw))
+    assert leaf.index == receipt.index == 2
+    assert sequencer.leaf(2) == format_leaf(2, leaf.logged_ms, parse_entry(raw))
 
 
 @pytest.mark.spec("5.6-j")
@@ -99,13 +106,13 @@ def test_a_rejected_entry_does_not_advance_the_batch(open_store: OpenStore) -> N
     first, second = _declares(community, 0, 2)
     stranger = declare_entry(Community.member(90), Community.member(91))  # sponsor is no member
     results = sequencer.submit_batch([first, stranger, first, b"{not json", second])
-    assert isinstance(results[0], Receipt) and results[0].index == 1
+    assert isinstance(results[0], Receipt) and results[0].index == 2
     assert isinstance(results[1], Rejection) and results[1].code is ErrorCode.UNKNOWN_MEMBER
     assert isinstance(results[2], Rejection) and results[2].code is ErrorCode.DUPLICATE_ENTRY
     assert isinstance(results[3], Rejection) and results[3].code is ErrorCode.MALFORMED_ENCODING
-    assert isinstance(results[4], Receipt) and results[4].index == 2
+    assert isinstance(results[4], Receipt) and results[4].index == 3
     assert results[0].checkpoint == results[4].checkpoint
-    assert sequencer.size == 3
+    assert sequencer.size == 5  # and the state leaf at 4
 
 
 @pytest.mark.spec("5.6-f", "5.6-j")
@@ -115,7 +122,7 @@ def test_one_batch_signs_one_checkpoint_and_shares_one_log_time(open_store: Open
     results = sequencer.submit_batch(_declares(community, 0, 5))
     assert len({r.checkpoint for r in results if isinstance(r, Receipt)}) == 1
     assert len(list(sequencer._store.iter_checkpoints())) == before + 1
-    times = {parse_leaf(leaf).logged_ms for leaf in sequencer.leaves(1, 6)}
+    times = {parse_log_leaf(leaf).logged_ms for leaf in sequencer.leaves(2, 8)}  # 5 entries, 1 state leaf
     assert len(times) == 1
 
 
@@ -127,10 +134,10 @@ def test_log_time_never_decreases_when_the_clock_goes_back(open_store: OpenStore
     clock.now = T0 + 1000  # the clock steps back
     receipt = sequencer.submit(_declares(community, 0, 1)[0])
     assert isinstance(receipt, Receipt)
-    assert parse_leaf(sequencer.leaf(1)).logged_ms == T0 + 5000
+    assert parse_leaf(sequencer.leaf(2)).logged_ms == T0 + 5000
     clock.now = T0 + 9000
     sequencer.submit(_declares(community, 1, 1)[0])
-    assert parse_leaf(sequencer.leaf(2)).logged_ms == T0 + 9000
+    assert parse_leaf(sequencer.leaf(4)).logged_ms == T0 + 9000
 
 
 def test_a_batch_of_rejections_writes_nothing_and_signs_nothing(open_store: OpenStore) -> None:
@@ -142,8 +149,8 @@ def test_a_batch_of_rejections_writes_nothing_and_signs_nothing(open_store: Open
         ErrorCode.MALFORMED_ENCODING,
         ErrorCode.UNKNOWN_MEMBER,
     ]
-    assert sequencer.size == 1 and sequencer.latest_checkpoint == head
-    assert [s for s, _ in sequencer._store.iter_checkpoints()] == [1]
+    assert sequencer.size == 2 and sequencer.latest_checkpoint == head
+    assert [s for s, _ in sequencer._store.iter_checkpoints()] == [2]
     assert sequencer.submit_batch([]) == []
 
 
@@ -151,7 +158,7 @@ def test_validate_is_a_dry_run(open_store: OpenStore) -> None:
     sequencer, community = _new_log(open_store)
     entry = _declares(community, 0, 1)[0]
     assert sequencer.validate(entry) is None
-    assert sequencer.size == 1
+    assert sequencer.size == 2
     sequencer.submit(entry)
     rejection = sequencer.validate(entry)
     assert rejection is not None and rejection.code is ErrorCode.DUPLICATE_ENTRY
@@ -173,7 +180,8 @@ def test_proofs_and_ranges_match_an_in_memory_tree(open_store: OpenStore) -> Non
         proof = sequencer.consistency_proof(old, size)
         assert proof == memory.consistency_proof(old, size)
         verify_consistency(old, size, memory.root(old), memory.root(), proof)
-    assert sequencer.checkpoint(8) is not None and sequencer.checkpoint(5) is None
+    # Checkpoints at 2, 4, 11, 14 and 28: each batch adds its entries and a state leaf.
+    assert sequencer.checkpoint(11) is not None and sequencer.checkpoint(5) is None
     assert sequencer.checkpoint(size + 1) is None
     for bad in (lambda: sequencer.leaf(size), lambda: sequencer.leaves(2, size + 1),
                 lambda: sequencer.inclusion_proof(size, size), lambda: sequencer.consistency_proof(2, size + 1),
@@ -199,7 +207,7 @@ def test_init_refuses_a_bad_genesis_and_leaves_an_empty_log(open_store: OpenStor
     assert info.value.code is ErrorCode.NOT_GENESIS
     assert store.tree_size() == 0 and store.latest_checkpoint() is None
     sequencer, receipt = init_log(store, log_signer(), ManualClock(), community.genesis())
-    assert receipt.index == 0 and sequencer.size == 1
+    assert receipt.index == 0 and sequencer.size == 2
 
 
 @pytest.mark.spec("5.6-i")
@@ -207,7 +215,7 @@ def test_init_refuses_a_database_that_holds_a_log(open_store: OpenStore) -> None
     sequencer, community = _new_log(open_store)
     with pytest.raises(LogExists):
         init_log(open_store(), log_signer(label="intruder"), ManualClock(), community.genesis())
-    assert load_log(sequencer._store).size == 1
+    assert load_log(sequencer._store).size == 2
 
 
 def test_open_refuses_a_database_without_a_log(open_store: OpenStore) -> None:
@@ -247,10 +255,10 @@ def _tamper_leaf(conn: sa.Connection) -> None:
 
 
 def _tamper_signature_byte(conn: sa.Connection) -> None:
-    leaf = bytes(conn.execute(sa.select(ENTRIES.c.leaf).where(ENTRIES.c.index == 1)).scalar_one())
+    leaf = bytes(conn.execute(sa.select(ENTRIES.c.leaf).where(ENTRIES.c.index == 2)).scalar_one())
     at = leaf.index(b'"sig":"') + 10
     changed = leaf[:at] + (b"A" if leaf[at : at + 1] != b"A" else b"B") + leaf[at + 1 :]
-    conn.execute(ENTRIES.update().where(ENTRIES.c.index == 1).values(leaf=changed))
+    conn.execute(ENTRIES.update().where(ENTRIES.c.index == 2).values(leaf=changed))
 
 
 def _tamper_node(level: int, index: int) -> Callable[[sa.Connection], None]:
@@ -341,7 +349,7 @@ def test_failure_before_commit_changes_nothing_and_a_retry_succeeds(open_store: 
     reopened = Sequencer.open(open_store(), log_signer(), ManualClock())
     assert reopened.size == size
     results = sequencer.submit_batch(batch)
-    assert [r.index for r in results if isinstance(r, Receipt)] == [1, 2, 3]
+    assert [r.index for r in results if isinstance(r, Receipt)] == [2, 3, 4]
     for receipt in results:
         _check_receipt(sequencer, receipt)  # type: ignore[arg-type]
 
@@ -355,14 +363,15 @@ def test_failure_after_commit_keeps_the_batch_for_a_restarted_sequencer(open_sto
     with pytest.raises(InjectedFault):
         sequencer.submit(entry)
     reopened = Sequencer.open(open_store(), log_signer(), ManualClock())
-    assert reopened.size == 2
-    assert parse_leaf(reopened.leaf(1)).entry == parse_entry(entry)
+    assert reopened.size == 4
+    assert parse_leaf(reopened.leaf(2)).entry == parse_entry(entry)
     # The sequencer that saw the failure catches up before its next write: a resubmission is a duplicate.
     again = sequencer.submit(entry)
     assert isinstance(again, Rejection) and again.code is ErrorCode.DUPLICATE_ENTRY
-    assert sequencer.size == 2 and sequencer.root_hash == reopened.root_hash
+    assert sequencer.size == 4 and sequencer.root_hash == reopened.root_hash
+    assert sequencer.status_tree.root == reopened.status_tree.root
     receipt = sequencer.submit(_declares(community, 1, 1)[0])
-    assert isinstance(receipt, Receipt) and receipt.index == 2
+    assert isinstance(receipt, Receipt) and receipt.index == 4
 
 
 # --- two sequencers on one database (issue 7 item 3) ----------------------------------------------------
@@ -387,12 +396,12 @@ def test_the_second_sequencer_fails_without_writing(open_store: OpenStore, store
     assert info.value.code is ErrorCode.UNAVAILABLE
     with pytest.raises(WriteConflict):  # it stays fenced: restart it to take over
         second.submit(theirs)
-    assert second.size == 1
+    assert second.size == 2
     log = load_log(open_store())
-    assert log.size == 2 and log.state is not None
+    assert log.size == 4 and log.state is not None
     assert log.state.member(Community.member(0).public_key) is not None
     assert log.state.member(Community.member(1).public_key) is None
-    assert _checkpoint_sizes(store_url) == [1, 2]
+    assert _checkpoint_sizes(store_url) == [2, 4]
 
 
 @pytest.mark.spec("5.6-g", "5.6-f")
@@ -422,9 +431,12 @@ def test_two_concurrent_sequencers_never_fork_the_log(open_store: OpenStore, sto
     log = load_log(open_store())  # replays and checks leaves, nodes and the latest checkpoint
     every = receipts[0] + receipts[1]
     assert sum(conflicts) >= 1  # at most one sequencer can keep writing
-    assert log.size == 1 + len(every)
-    assert sorted(r.index for r in every) == list(range(1, log.size))
     final = Sequencer.open(open_store(), log_signer(), ManualClock())
+    indexes = {r.index for r in every}
+    assert len(indexes) == len(every)
+    sealed = set(range(2, log.size)) - indexes  # every other leaf is the state leaf of a batch of 3
+    assert len(sealed) == len(every) // 3 and log.size == 2 + len(every) + len(sealed)
+    assert all(isinstance(parse_log_leaf(final.leaf(i)), StateLeaf) for i in sealed)
     for receipt in every:
         assert leaf_hash(final.leaf(receipt.index)) == receipt.leaf_hash
         _check_receipt(final, receipt)
