@@ -132,8 +132,8 @@ def test_submit_returns_a_verified_receipt(served: Served) -> None:
     entry = _declare(served.log, 500)
     with served.client(verifier=served.verifier) as client:
         receipt = client.submit(entry)
-    assert receipt.index == 1
-    assert receipt.tree_size == 2
+    assert receipt.index == 2  # after the genesis and its state leaf
+    assert receipt.tree_size == 4  # and the batch's own state leaf
     assert receipt.checkpoint_verified is True
     cp, _ = open_checkpoint(receipt.checkpoint, served.verifier)
     assert cp.root_hash == receipt.root_hash
@@ -141,7 +141,7 @@ def test_submit_returns_a_verified_receipt(served: Served) -> None:
     # Without a log key the proof is still checked, the signature is not.
     with served.client() as client:
         second = client.submit(_declare(served.log, 501))
-    assert (second.index, second.checkpoint_verified) == (2, False)
+    assert (second.index, second.checkpoint_verified) == (4, False)
 
 
 def _receipt(served: Served) -> tuple[Receipt, bytes]:
@@ -409,13 +409,16 @@ def _audit(served: Served, cache_dir: Path, rewrite: Rewrite | None = None,
 
 @pytest.fixture(scope="module")
 def big_dir(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str, Path]:
-    """A data directory with 601 leaves (2 full bundles and a partial one), and a copy of it at 300."""
+    """A data directory with 601 leaves (2 full bundles and a partial one), and a copy of it at 300.
+
+    Each batch ends with a state leaf: 2 (genesis and its state leaf) + 297 + 1 = 300, then + 300 + 1.
+    """
     root = tmp_path_factory.mktemp("big")
     log = bulk_log()
     vkey = make_data_dir(root / "log", log)
-    append(root / "log", declarations(log, 1000, 299))
+    append(root / "log", declarations(log, 1000, 297))
     shutil.copytree(root / "log", root / "prefix")
-    append(root / "log", declarations(log, 2000, 301))
+    append(root / "log", declarations(log, 2000, 300))
     return root / "log", vkey, root / "prefix"
 
 
@@ -447,24 +450,24 @@ def test_incremental_audit_fetches_only_what_is_new(big_dir: tuple[Path, str, Pa
         again = _audit(s, cache_dir)
         assert again.report.ok and sorted(s.requests) == fetch_plan(601, 601)
         assert (again.stats.bundles_fetched, again.stats.bundles_cached) == (1, 2)
-        # New entries through the server.
+        # New entries through the server: five batches of one entry and its state leaf.
         with s.client() as client:
             for n in range(3000, 3005):
                 client.submit(_declare(s.log, n))
         third = _audit(s, cache_dir)
-        assert third.report.ok and third.report.size == 606
-        assert sorted(s.requests) == fetch_plan(601, 606)
+        assert third.report.ok and third.report.size == 611
+        assert sorted(s.requests) == fetch_plan(601, 611)
     # Across a tile boundary: the new full level-0 tile and bundle and the new partials only.
     append(s.directory, declarations(s.log, 4000, 170))
     with s:
         fourth = _audit(s, cache_dir)
-        assert fourth.report.ok and fourth.report.size == 776
-        assert sorted(s.requests) == fetch_plan(606, 776)
+        assert fourth.report.ok and fourth.report.size == 782
+        assert sorted(s.requests) == fetch_plan(611, 782)
         assert "tile/entries/001" not in s.requests and "tile/entries/002" in s.requests
         assert (fourth.stats.bundles_fetched, fourth.stats.bundles_cached) == (2, 2)
-        assert fourth.previous is not None and fourth.previous.size == 606
-        assert fourth.report.counts["pending"] == 775
-    assert _accepted_size(cache_dir, s.verifier) == 776
+        assert fourth.previous is not None and fourth.previous.size == 611
+        assert fourth.report.counts["pending"] == 772
+    assert _accepted_size(cache_dir, s.verifier) == 782
 
 
 @pytest.mark.spec("9.6-e")
@@ -496,10 +499,10 @@ def test_forked_log_is_refused(big_dir: tuple[Path, str, Path], tmp_path: Path) 
     with fork, pytest.raises(RemoteAuditFailed) as info:
         _audit(fork, cache_dir)
     assert info.value.code is ErrorCode.BAD_PROOF and info.value.check == "consistency"
-    assert (info.value.old_size, info.value.new_size) == (601, 700)
+    assert (info.value.old_size, info.value.new_size) == (601, 701)
     # Another root at the accepted size itself.
     same = _copy(prefix, tmp_path / "same", vkey)
-    append(same.directory, declarations(same.log, 6000, 301))
+    append(same.directory, declarations(same.log, 6000, 300))
     with same, pytest.raises(RemoteAuditFailed) as info2:
         _audit(same, cache_dir)
     assert info2.value.code is ErrorCode.AUDIT_MISMATCH and info2.value.check == "fork"
