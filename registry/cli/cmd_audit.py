@@ -1,6 +1,7 @@
 """`registry audit`: replay a whole log from genesis and check everything (protocol §8.2).
 
-Sources: a local data directory (`--data DIR`, the operator's own store), an export file
+Sources: a local data directory (`--data DIR`, the operator's own store, whose checkpoint rows and
+tree nodes are checked too: `registry.store_audit`), an export file
 (`--log FILE --log-key VKEY`), or a server (`--server URL [--cache DIR]`, protocol §9.6: fetched as
 tiles through the client, incrementally when a cache is kept; see `audit_remote`). Prints the tree
 size, the root hash and the members per status
@@ -25,6 +26,7 @@ from ..datadir import open_data_dir
 from ..errors import RegistryError
 from ..export import read_export
 from ..store import Store
+from ..store_audit import audit_store
 from .app import EXIT_FAILED, cli, fail_crypto, fail_registry, fail_usage
 from .audit_remote import run_remote_audit
 
@@ -126,9 +128,8 @@ def audit_command(data_dir: Path | None, log_file: Path | None, server_url: str 
             verifier = parse_vkey(data.config.log_vkey)
             store = Store.open(data.database_url(os.environ), writable=False)
             try:
-                checkpoints = [note for _, note in store.iter_checkpoints()]
-                leaves = (row.leaf for row in store.iter_entries())
-                report = _run(leaves, checkpoints, verifier, store.tree_size(), workers)
+                # The replay, plus the store's own checkpoint rows and tree nodes (`store_audit`).
+                report = audit_store(store, verifier, workers=workers, progress=_progress(store.tree_size()))
             finally:
                 store.close()
     except RegistryError as exc:
