@@ -43,7 +43,7 @@ def data_dir(tmp_path: Path) -> tuple[Path, str, Log]:
         path.write_bytes(format_entry(entry))
         code, out, err = run("submit", str(path), "--data", str(directory))
         assert code == 0, err
-        assert out.strip().splitlines()[-1] == str(i + 1)
+        assert out.strip().splitlines()[-1] == str(2 * i + 2)  # every batch ends with a state leaf
     return directory, vkey, log
 
 
@@ -54,7 +54,7 @@ def test_audit_data_dir_passes_and_reports_statuses(data_dir: tuple[Path, str, L
     assert code == 0, err
     report = json.loads(out)
     assert report["ok"] is True
-    assert report["tree_size"] == 3
+    assert report["tree_size"] == 6  # genesis, 2 entries, and the state leaf after each
     assert report["members"] == dict(log.state.counts())
     assert report["members"]["verified"] == 4
 
@@ -67,7 +67,7 @@ def test_audit_export_file_with_log_key(data_dir: tuple[Path, str, Log], tmp_pat
     assert code == 0, err
     code, out, err = run("audit", "--log", str(out_file), "--log-key", vkey)
     assert code == 0, err
-    assert "tree size: 3" in out
+    assert "tree size: 6" in out
     assert "audit: ok" in out
 
 
