@@ -109,17 +109,17 @@ def test_init_submit_status_export_as_a_subprocess(tmp_path: Path, community: Co
 
     member = Community.member(0)
     declared = write(tmp_path / "declare.json", declare_entry(member, community.founders[0]))
-    assert registry("submit", declared, "--data", data)[-1] == "1"
+    assert registry("submit", declared, "--data", data)[-1] == "2"  # after the genesis and its state leaf
     status = json.loads(registry("status", member.public_key.hex(), "--data", data, "--json")[-1])
     assert status["member"] == member.public_key.hex()
-    assert (status["status"], status["valid_vouches"], status["history"], status["tree_size"]) == ("pending", 1, [1], 2)
+    assert (status["status"], status["valid_vouches"], status["history"], status["tree_size"]) == ("pending", 1, [2], 4)
 
     out = tmp_path / "log.export"
     registry("export", "--data", data, "--out", out)
     export = read_export(out)
-    assert (export.header.origin, export.header.log_vkey, export.header.tree_size) == (ORIGIN, vkey, 2)
-    assert replay(export.leaves()).size == 2
-    assert [size for size, _ in export.checkpoints()] == [1, 2]
+    assert (export.header.origin, export.header.log_vkey, export.header.tree_size) == (ORIGIN, vkey, 4)
+    assert replay(export.leaves()).size == 4
+    assert [size for size, _ in export.checkpoints()] == [2, 4]
 
 
 # --- init -------------------------------------------------------------------------------------------------
@@ -180,17 +180,17 @@ def test_submit_prints_the_index_or_the_rejection_with_nothing_appended(
     data, _ = init(tmp_path, policy)
     member = Community.member(0)
     declared = write(tmp_path / "declare.json", declare_entry(member, community.founders[0]))
-    assert ok("submit", declared, "--data", data)[-1] == "1"
+    assert ok("submit", declared, "--data", data)[-1] == "2"
     assert failed("submit", declared, "--data", data) == "duplicate_entry"
     assert failed("submit", write(tmp_path / "junk.json", b"{}"), "--data", data) == "malformed_entry"
     assert failed("submit", write(tmp_path / "junk2.json", b"not json"), "--data", data) == "malformed_encoding"
     self_vouch = write(tmp_path / "self.json", vouch_entry(member, member))
     assert failed("submit", self_vouch, "--data", data) == "self_vouch"
-    assert tree_size(data, member.public_key) == 2
+    assert tree_size(data, member.public_key) == 4
     vouched = write(tmp_path / "vouch.json", vouch_entry(community.founders[1], member))
-    assert ok("submit", vouched, "--data", data)[-1] == "2"
+    assert ok("submit", vouched, "--data", data)[-1] == "4"
     status = json.loads(ok("status", member.public_key.hex(), "--data", data, "--json")[-1])
-    assert (status["status"], status["valid_vouches"], status["history"]) == ("verified", 2, [1, 2])
+    assert (status["status"], status["valid_vouches"], status["history"]) == ("verified", 2, [2, 4])
 
 
 def test_status_text_and_errors(tmp_path: Path, policy: Path, community: Community) -> None:
@@ -215,7 +215,7 @@ def test_database_url_from_the_environment_is_used_and_not_recorded(tmp_path: Pa
     assert elsewhere.exists() and not (data / DB_FILE).exists()
     assert json.loads((data / CONFIG_FILE).read_text())["database_url"] is None
     founder = Community.make().founders[0].public_key
-    assert tree_size(data, founder, env=env) == 1
+    assert tree_size(data, founder, env=env) == 2
     # Without the variable the default file is used; it does not exist, and it is not created.
     assert failed("status", founder.hex(), "--data", data) == "not_found"
     assert not (data / DB_FILE).exists()
@@ -226,7 +226,7 @@ def test_a_recorded_database_url_wins_over_the_environment(tmp_path: Path, polic
     data, _ = init(tmp_path, policy, "--database", f"sqlite:///{recorded}")
     assert json.loads((data / CONFIG_FILE).read_text())["database_url"] == f"sqlite:///{recorded}"
     founder = Community.make().founders[0].public_key
-    assert tree_size(data, founder, env={"DATABASE_URL": f"sqlite:///{tmp_path / 'ignored.sqlite3'}"}) == 1
+    assert tree_size(data, founder, env={"DATABASE_URL": f"sqlite:///{tmp_path / 'ignored.sqlite3'}"}) == 2
     assert not (tmp_path / "ignored.sqlite3").exists()
 
 
@@ -236,11 +236,11 @@ def test_cli_log_on_each_database(tmp_path: Path, store_url: str, community: Com
     data, _ = init(tmp_path, policy, "--database", store_url)
     member = Community.member(3)
     declared = write(tmp_path / "declare.json", declare_entry(member, community.founders[2]))
-    assert ok("submit", declared, "--data", data)[-1] == "1"
-    assert tree_size(data, member.public_key) == 2
+    assert ok("submit", declared, "--data", data)[-1] == "2"
+    assert tree_size(data, member.public_key) == 4
     out = tmp_path / "log.export"
     ok("export", "--data", data, "--out", out)
-    assert read_export(out).header.tree_size == 2
+    assert read_export(out).header.tree_size == 4
 
 
 # --- export -----------------------------------------------------------------------------------------------------
