@@ -199,9 +199,14 @@ def parse_cosignature_lines(body: bytes) -> tuple[NoteSignature, ...]:
         raise MalformedRequest("a cosignature answer is too long", ErrorCode.TOO_LARGE)
     try:
         # The lines are parsed as the signature block of a note, by the one note parser.
-        return parse_note(b"x\n\n" + body).signatures
+        signatures = parse_note(b"x\n\n" + body).signatures
     except CryptoError as exc:
         raise MalformedRequest(f"the cosignature answer is not signature lines: {exc.message}") from None
+    # The note parser splits at the last empty line, so text and an empty line before the lines would
+    # be dropped silently: the answer must be the lines and nothing else (protocol §6.2-h).
+    if format_cosignature_lines(signatures) != body:
+        raise MalformedRequest("the cosignature answer holds something other than signature lines")
+    return signatures
 
 
 def _parse_size(raw: bytes, what: str) -> int:
