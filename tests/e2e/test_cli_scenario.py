@@ -106,7 +106,7 @@ def test_members_join_vouch_are_revoked_rotate_and_appeal(tmp_path: Path) -> Non
     assert reg.status("f1")["status"] == "verified"
 
     # A sponsored join: alice is pending with the sponsor's vouch, then verified by a second vouch.
-    assert reg.join("alice", "f1") == 1
+    assert reg.join("alice", "f1") == 2  # after the genesis and its state leaf
     assert (reg.status("alice")["status"], reg.status("alice")["valid_vouches"]) == ("pending", 1)
     half = reg.vouch("f2", "alice")
     assert reg.refused(half) == "insufficient_signatures"  # the subject has not accepted it yet
@@ -227,6 +227,6 @@ def test_a_log_started_with_real_registry_processes(tmp_path: Path) -> None:
     registry("init", tmp_path / "log", "--policy", policy, "--origin", ORIGIN)
     # The founder's pre-signed revocation certificate, submitted as it was written by keygen.
     index = registry("submit", tmp_path / "founder.key.revocation", "--data", tmp_path / "log").splitlines()[-1]
-    assert index == "1"
+    assert index == "2"  # after the genesis and its state leaf
     status = json.loads(registry("status", founder, "--data", tmp_path / "log", "--json"))
     assert (status["status"], status["revocation_reason"]) == ("revoked", "key_compromised")

@@ -114,7 +114,7 @@ def setup(tmp_path: Path) -> Iterator[Setup]:
     """A log of 301 leaves (a full bundle and a partial one), a copy of it, and a server on the log."""
     log = bulk_log()
     vkey = make_data_dir(tmp_path / "log", log)
-    append(tmp_path / "log", declarations(log, 1000, 300))
+    append(tmp_path / "log", declarations(log, 1000, 298))  # genesis, state leaf, 298 entries, state leaf
     shutil.copytree(tmp_path / "log", tmp_path / "prefix")
     server = serve(tmp_path / "log", tmp_path / "server.log")
     try:
@@ -212,7 +212,7 @@ def test_audit_over_http_incremental_then_refuses_a_rollback(setup: Setup) -> No
     assert "reused 1 tiles and 1 entry bundles from the cache" in second.stderr
     assert "fetched 2 tiles and 1 entry bundles" in second.stderr
     assert "consistent with the accepted one of size 301" in second.stderr
-    assert "tree size: 304" in second.stdout and "audit: ok" in second.stdout
+    assert "tree size: 307" in second.stdout and "audit: ok" in second.stdout  # 3 batches of entry + state leaf
     # Another key for this cache: refused.
     other = make_data_dir(setup.tmp / "other", bulk_log(), label="other")
     assert _error_code(_audit(setup, url, "--log-key", other, check=1)) == "bad_key"
@@ -224,6 +224,6 @@ def test_audit_over_http_incremental_then_refuses_a_rollback(setup: Setup) -> No
     finally:
         rolled_back.stop()
     assert _error_code(refused) == "audit_mismatch"
-    assert "301" in refused.stderr and "304" in refused.stderr
+    assert "301" in refused.stderr and "307" in refused.stderr
     failure = json.loads(refused.stdout)["failure"]
-    assert (failure["check"], failure["accepted_size"], failure["checkpoint_size"]) == ("rollback", 304, 301)
+    assert (failure["check"], failure["accepted_size"], failure["checkpoint_size"]) == ("rollback", 307, 301)
