@@ -20,6 +20,7 @@ import httpx
 import pytest
 
 from crypto.keyfile import write_key_file
+from crypto.note import NoteSigner
 from registry.credential import parse_credential, parse_credential_text
 from registry.statements import Reason, format_entry
 from registry.trust import parse_trust_policy
@@ -108,6 +109,13 @@ def test_a_member_is_verified_presents_a_credential_offline_and_loses_it_when_re
         assert parse_credential(binary.read_bytes()).member_id == cred.member_id
         unknown = httpx.get(f"{url}/v1/credential/{key(77).public_key.hex()}")
         assert unknown.status_code == 404 and unknown.json()["code"] == "unknown_member"
+        assert httpx.get(f"{url}/v1/credential/xyz").json()["code"] == "malformed_encoding"
+        # Checked against a policy naming another log key: refused, nothing written.
+        other = tmp_path / "other.policy"
+        registry("trust", "--origin", ORIGIN, "--log-key", NoteSigner(ORIGIN, key(999)).vkey, "--out", other, check=0)
+        refused_fetch = registry("credential", "--key", member_key, "--server", url, "--out", tmp_path / "x",
+                                 "--trust", other, check=1)  # fmt: skip
+        assert "step 1 (log signature)" in refused_fetch.stderr and not (tmp_path / "x").exists()
 
         # The verifier shows a challenge; the member presents the credential with its family name.
         nonce = offline_registry(sitedir, "challenge").stdout.strip()
