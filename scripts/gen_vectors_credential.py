@@ -66,6 +66,7 @@ from registry.statetree import (
     StateLeaf,
     StatusLeaf,
     advance_status_tree,
+    apply_state_leaf,
     changed_members,
     format_state_leaf,
     format_status_leaf,
@@ -227,6 +228,9 @@ def _smt_cases() -> dict[str, Any]:
 
 
 class _Log:
+    """A log as a sequencer writes it: every batch of entries, the genesis included, ends with a state
+    leaf, and a checkpoint is signed (and cosigned) for the size after it (protocol §5.8-i)."""
+
     def __init__(self) -> None:
         self.now = T0
         policy = PolicyStatement(
@@ -238,6 +242,9 @@ class _Log:
         self.state: State = genesis(verify_entry(entry, ORIGIN), Context(0, T0))
         self.leaves = [format_leaf(0, T0, entry)]
         self.tree = advance_status_tree(smt.SparseMerkleTree(), self.state, changed_members(None, self.state), 0)
+        self.merkle = MerkleTree(MemoryNodeStore())
+        self.merkle.extend([leaf_hash(self.leaves[0])])
+        self.seal()
 
     @staticmethod
     def _sign(statement: Statement, *keys: SigningKey) -> Entry:
@@ -254,28 +261,34 @@ class _Log:
         self.tree = advance_status_tree(self.tree, after, changed_members(self.state, after), ctx.index)
         self.state = after
         self.leaves.append(format_leaf(ctx.index, ctx.logged_ms, entry))
+        self.merkle.extend([leaf_hash(self.leaves[-1])])
 
-    def credential(self, member: SigningKey, *, witnesses: int = 3, cosign_s: int | None = None) -> Credential:
-        self.now += 1000
-        state_leaf = StateLeaf(len(self.leaves), self.now, self.tree.root)
-        leaves = [*self.leaves, format_state_leaf(state_leaf)]
-        merkle = MerkleTree(MemoryNodeStore())
-        merkle.extend(leaf_hash(raw) for raw in leaves)
-        cp = Checkpoint(ORIGIN, len(leaves), merkle.root())
-        note = sign_checkpoint(cp, log_signer())
+    def seal(self, *, witnesses: int = 3, cosign_s: int | None = None) -> None:
+        """End the batch: a state leaf, then the checkpoint of the new size, cosigned by the witnesses."""
+        self.sealed = StateLeaf(len(self.leaves), self.now, self.tree.root)
+        self.state = apply_state_leaf(self.state, self.sealed, self.tree)
+        self.leaves.append(format_state_leaf(self.sealed))
+        self.merkle.extend([leaf_hash(self.leaves[-1])])
+        self.checkpoint = Checkpoint(ORIGIN, len(self.leaves), self.merkle.root())
+        note = sign_checkpoint(self.checkpoint, log_signer())
         t = self.now // 1000 + 5 if cosign_s is None else cosign_s
-        note = add_signatures(note, [cosign(witness(n)[0], witness(n)[1].name, note.text, t + n)
-                                     for n in range(1, witnesses + 1)])  # fmt: skip
+        self.note = add_signatures(note, [cosign(witness(n)[0], witness(n)[1].name, note.text, t + n)
+                                          for n in range(1, witnesses + 1)])  # fmt: skip
+
+    def credential(self, member: SigningKey) -> Credential:
+        """The credential of `member` from the latest checkpoint."""
+        size = self.checkpoint.size
         k = status_key(MemberId(member.public_key))
         value = self.tree.get(k)
-        if value is None:
-            raise SystemExit("vector member missing from the status tree")
-        return Credential(note, cp, tuple(merkle.inclusion_proof(len(leaves) - 1, len(leaves))), state_leaf,
-                          MemberId(member.public_key), parse_status_leaf(value), self.tree.prove(k))  # fmt: skip
+        if value is None or size != len(self.leaves):
+            raise SystemExit("vector member missing, or entries after the last checkpoint")
+        return Credential(self.note, self.checkpoint, tuple(self.merkle.inclusion_proof(size - 1, size)),
+                          self.sealed, MemberId(member.public_key), parse_status_leaf(value),
+                          self.tree.prove(k))  # fmt: skip
 
 
 def _scenario() -> tuple[_Log, Identity, Credential, Credential, Credential]:
-    log = _Log()
+    log = _Log()  # the genesis (0) and its state leaf (1)
     ident = make_identity()
     member, pending = key(11), key(12)
     log.submit(Declare(ORIGIN, log.now, MemberId(member.public_key), declaration_hash(EN), ident.commitment,
@@ -284,9 +297,13 @@ def _scenario() -> tuple[_Log, Identity, Credential, Credential, Credential]:
                key(2), member)  # fmt: skip
     log.submit(Declare(ORIGIN, log.now, MemberId(pending.public_key), declaration_hash(EN), None,
                        MemberId(key(2).public_key)), pending, key(2))  # fmt: skip
+    log.now += 1000
+    log.seal()  # entries 2, 3, 4 and the state leaf 5: the checkpoint of size 6
     good = log.credential(member)
     pend = log.credential(pending)
     log.submit(Revoke(ORIGIN, log.now, MemberId(member.public_key), Reason.WITHDRAWN, None), member)
+    log.now += 1000
+    log.seal()  # entry 6 and the state leaf 7: size 8
     revoked = log.credential(member)
     return log, ident, good, pend, revoked
 
