@@ -275,7 +275,9 @@ def _fields(obj: Mapping[str, object], required: Iterable[str], what: str) -> No
         if missing:
             parts.append("missing " + ", ".join(missing))
         if extra:
-            parts.append("unknown " + ", ".join(extra[:5]))
+            # The names of unknown fields are the client's text, never echoed (protocol §12-a): a
+            # message may reach logs and other readers.
+            parts.append(f"{len(extra)} unknown field{'s' if len(extra) > 1 else ''}")
         raise _malformed(f"{what} has wrong fields: {'; '.join(parts)}")
 
 

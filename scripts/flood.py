@@ -174,7 +174,7 @@ class Server:
 
     @classmethod
     def start(cls, data: Path, folder: Path, *, batch_ms: int = 250, host: str = "127.0.0.1",
-              extra_env: dict[str, str] | None = None) -> Server:
+              extra_env: dict[str, str] | None = None, cwd: Path = ROOT) -> Server:
         port = free_port()
         env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"} | (extra_env or {})
         out, err = folder / "server.out", folder / "server.err"
@@ -182,7 +182,7 @@ class Server:
             process = subprocess.Popen(
                 [sys.executable, "-m", "registry", "serve", "--data", str(data), "--host", host,
                  "--port", str(port), "--batch-ms", str(batch_ms)],
-                stdout=o, stderr=e, cwd=ROOT, env=env,
+                stdout=o, stderr=e, cwd=cwd, env=env,
             )  # fmt: skip
         server = cls(process, f"http://{host}:{port}", out, err)
         deadline = time.monotonic() + 60
