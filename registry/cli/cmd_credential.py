@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Final, NoReturn
 
 import click
-import segno
 
 from crypto.errors import CryptoError
 from crypto.keyfile import read_public_key
@@ -76,6 +75,11 @@ def write_qr(credential: Credential, path: Path, *, force: bool = False) -> str:
         fail_usage("--qr takes a .png or .svg file name")
     if path.exists() and not force:
         fail_usage(f"refusing to overwrite {path} (use --force)")
+    try:
+        # Only --qr needs segno (a dependency of this option alone): every other command runs without it.
+        import segno  # noqa: PLC0415
+    except ImportError:
+        fail(Rejection(ErrorCode.UNAVAILABLE, "--qr needs the segno package (pip install 'segno>=1.6')", "9.7-d"))
     content = base45_encode(format_credential_binary(credential))
     for level in ("m", "l"):
         try:

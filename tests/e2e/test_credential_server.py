@@ -9,6 +9,7 @@ that touched the network would fail instead of passing.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import subprocess
@@ -98,12 +99,13 @@ def test_a_member_is_verified_presents_a_credential_offline_and_loses_it_when_re
 
         # The member fetches a credential (checked against the policy) and its QR code.
         credential = tmp_path / "alice.credential"
-        fetched = registry("credential", "--key", member_key, "--server", url, "--out", credential,
-                           "--qr", tmp_path / "alice.png", "--trust", policy, check=0)  # fmt: skip
+        qr = ["--qr", tmp_path / "alice.png"] if importlib.util.find_spec("segno") else []
+        fetched = registry("credential", "--key", member_key, "--server", url, "--out", credential, *qr,
+                           "--trust", policy, check=0)  # fmt: skip
         assert "status verified" in fetched.stderr
         cred = parse_credential_text(credential.read_bytes())
         assert cred.member_id == mid(key(11)) and cred.leaf.commitment == commitment
-        assert (tmp_path / "alice.png").stat().st_size > 0
+        assert not qr or (tmp_path / "alice.png").stat().st_size > 0
         binary = tmp_path / "alice.bin"
         registry("credential", "--key", member_key, "--server", url, "--out", binary, "--binary", check=0)
         assert parse_credential(binary.read_bytes()).member_id == cred.member_id
