@@ -442,3 +442,22 @@ def test_two_concurrent_sequencers_never_fork_the_log(open_store: OpenStore, sto
         _check_receipt(final, receipt)
     sizes = _checkpoint_sizes(store_url)
     assert len(sizes) == len(set(sizes)) and sizes[-1] == log.size
+
+
+@pytest.mark.spec("5.8-j", "5.8-i")
+def test_open_refuses_a_state_leaf_whose_root_is_not_the_replayed_status_tree(
+    open_store: OpenStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sequencer, community = _new_log(open_store)
+    import registry.sequencer
+
+    # A faulty sequencer that forgets to update the status tree: its state leaf holds a stale root,
+    # while the leaves, nodes and checkpoint agree with each other.
+    monkeypatch.setattr(registry.sequencer, "advance_status_tree", lambda tree, *args: tree)
+    receipt = sequencer.submit(_declares(community, 0, 1)[0])
+    assert isinstance(receipt, Receipt)
+    monkeypatch.undo()
+    with pytest.raises(StoreMismatch) as info:
+        Sequencer.open(open_store(), log_signer(), ManualClock())
+    assert info.value.code is ErrorCode.AUDIT_MISMATCH
+    assert "index 3" in info.value.message
