@@ -312,6 +312,59 @@ def _pair(name: str, section: str, parse: Callable[[Any], Any], fmt: Callable[[A
     return Target(name, section, parse_bytes, check, wanted or (lambda value: True))
 
 
+# Values that stress the field checks of statements: wrong types, bounds, case, lengths, weak keys.
+_TRICKY: tuple[object, ...] = (
+    None, True, False, 0, -1, 1, 2**31, 2**53 - 1, -(2**53 - 1), "", "x", "0" * 64, "f" * 64, "F" * 64, "0" * 63,
+    "0" * 65, "01" + "00" * 31, "ec" + "ff" * 30 + "7f",
+    "c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a",
+    [], {}, [1], {"a": 1}, "registry.example/log", "registry.example/other", "statement/vouch", "withdrawn",
+    "fraud", "en", "ru",
+    "A" * 88, "=" * 88, base64.b64encode(bytes(64)).decode(), "declare", "policy", "vouch", "\u0000", "é",
+)
+"""Field values for the `entry-fields` target (the hex strings: zero, a low-order point, a
+non-canonical encoding and a small-order key of protocol §3.2)."""
+
+
+@functools.cache
+def _entry_templates() -> tuple[Any, ...]:
+    return tuple(canonical.decode(e) for e in _built() if e.startswith(b'{"signatures":'))
+
+
+def _leaf_paths(value: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    if isinstance(value, dict):
+        return [p for k, v in sorted(value.items()) for p in [(*prefix, k), *_leaf_paths(v, (*prefix, k))]]
+    if isinstance(value, list):
+        return [p for i, v in enumerate(value) for p in [(*prefix, i), *_leaf_paths(v, (*prefix, i))]]
+    return []
+
+
+def _parse_entry_fields(data: bytes) -> Any:
+    """Structure-aware: byte 0 picks a valid entry, each following pair of bytes a field and a new value
+    (or the field's removal); the result is canonical JSON, so only the field checks can refuse it."""
+    templates = _entry_templates()
+    value = json.loads(json.dumps(templates[data[0] % len(templates)] if data else templates[0]))
+    for i in range(1, len(data) - 1, 2):
+        paths = _leaf_paths(value)
+        if not paths:
+            break
+        *parents, last = paths[data[i] % len(paths)]
+        target = value
+        for step in parents:
+            target = target[step]
+        choice = data[i + 1] % (len(_TRICKY) + 1)
+        if choice == len(_TRICKY):
+            del target[last]
+        else:
+            target[last] = _TRICKY[choice]
+    encoded = canonical.encode(value)
+    return encoded, parse_entry(encoded)
+
+
+def _check_entry_fields(data: bytes, parsed: Any) -> None:
+    encoded, entry = parsed
+    _check_entry(encoded, entry)
+
+
 def _kind(kind: StatementType) -> Callable[[Any], bool]:
     return lambda entry: entry.type is kind
 
@@ -322,6 +375,7 @@ TARGETS: dict[str, Target] = {
         Target("canonical", "4.1-l", canonical.decode_canonical, _check_canonical),
         Target("canonical-decode", "4.1-h", canonical.decode, _check_decode),
         *(Target(f"entry-{k}", "4.2-a", parse_entry, _check_entry, _kind(k)) for k in StatementType),
+        Target("entry-fields", "4.2-b", _parse_entry_fields, _check_entry_fields, lambda parsed: True),
         Target("leaf", "5.6-a", parse_log_leaf, _check_leaf),
         _pair("note", "5.4-a", parse_note, format_note),
         _pair("checkpoint", "5.5-a", parse_checkpoint, format_checkpoint, text=True),
