@@ -35,6 +35,8 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.responses import Response
 from pydantic import BaseModel
 
+from crypto.checkpoint import open_checkpoint
+from crypto.errors import CryptoError
 from registry import PROTOCOL_VERSION
 from registry.credential import format_credential_text
 from registry.datadir import open_data_dir
@@ -42,6 +44,8 @@ from registry.errors import ErrorCode, RegistryError, Rejection
 from registry.sequencer import Clock, Sequencer
 from registry.store import Store
 from registry.trust import TrustPolicy, format_trust_policy
+from registry.witness.config import load_witness_config, trust_policy
+from registry.witness.publisher import Publisher
 
 from .batcher import DEFAULT_BATCH_MS, DEFAULT_MAX_BATCH, DEFAULT_MAX_PENDING, Batcher, Sequenced
 from .errors import ApiError, error_response, install_error_handlers, openapi_errors
@@ -113,10 +117,34 @@ def data_dir_source(path: Path, env: Mapping[str, str], clock: Clock = system_cl
     def opened() -> Iterator[OpenedLog]:
         data = open_data_dir(path)
         signer = data.signer()
+        witnesses = load_witness_config(path)
         with Store.open(data.database_url(env), writable=True) as store:
-            yield OpenedLog(store, Sequencer.open(store, signer, clock))
+            sequencer = Sequencer.open(store, signer, clock)
+            if not witnesses.witnesses:
+                yield OpenedLog(store, sequencer)
+                return
+            # protocol §6.3-b: checkpoints are published once the witnesses' quorum cosigned them.
+            publisher = Publisher(sequencer.verifier, witnesses, sequencer.consistency_proof, directory=path)
+            try:
+                publisher.restore(lambda size: _stored_root(sequencer, size))
+                publisher.start_retries(lambda: sequencer.latest_checkpoint)
+                yield OpenedLog(store, sequencer, publisher)
+            finally:
+                publisher.close()
 
     return opened
+
+
+def _stored_root(sequencer: Sequencer, size: int) -> bytes | None:
+    """The root hash of the checkpoint the log stored for `size`, or None."""
+    note = sequencer.checkpoint(size)
+    if note is None:
+        return None
+    try:
+        cp, _ = open_checkpoint(note, sequencer.verifier)
+    except CryptoError:
+        return None
+    return cp.root_hash
 
 
 # --- request helpers ------------------------------------------------------------------------------------
@@ -222,6 +250,7 @@ def create_app(source: Path | LogSource, settings: Settings | None = None) -> Fa
                 batch_ms=settings.batch_ms,
                 max_batch=settings.max_batch,
                 max_pending=settings.max_pending,
+                publisher=log.publisher,
             )
             batcher.start()
             runtime.attach(log, batcher)
@@ -347,7 +376,15 @@ def create_app(source: Path | LogSource, settings: Settings | None = None) -> Fa
             pattern=r"^[0-9a-f]{64}$", description="member id, or a current or retired key: 64 lowercase hex"
         ),
     ) -> Response:
-        credential = runtime.sequencer.credential(bytes.fromhex(member_id))  # one snapshot ([9.7-i])
+        log = runtime.log
+        note = None
+        if log.publisher is not None and log.publisher.witnessed:
+            # protocol §6.3-b: a credential carries the published checkpoint, with its cosignatures.
+            note = log.published_checkpoint
+            if note is None:
+                message = "no checkpoint of this log has reached its witnesses' quorum yet"
+                raise RegistryError(Rejection(ErrorCode.WITNESS_QUORUM_UNAVAILABLE, message, "6.3-b"))
+        credential = log.sequencer.credential(bytes.fromhex(member_id), note)  # one snapshot ([9.7-i])
         body = CredentialBody(
             member=credential.member_id.hex(),
             status=str(credential.leaf.status),
@@ -363,8 +400,11 @@ def create_app(source: Path | LogSource, settings: Settings | None = None) -> Fa
         summary="The trust policy this registry publishes (c2sp.org/tlog-policy lines, §9.7-b)",
     )
     async def get_trust() -> Response:
-        sequencer = runtime.sequencer
+        log = runtime.log
+        sequencer = log.sequencer
         policy = TrustPolicy(origin=sequencer.origin, log=sequencer.verifier)
+        if log.publisher is not None:  # protocol §6.3-e: the witnesses and the quorum it publishes with
+            policy = trust_policy(log.publisher.config, sequencer.verifier.vkey)
         return _json(TrustBody(policy=format_trust_policy(policy)))
 
     @app.get("/healthz", response_model=HealthBody, responses=openapi_errors(503), summary="Liveness")

@@ -3,7 +3,9 @@
 Statements submitted over HTTP wait in a bounded queue. A batch starts when a statement arrives while
 none is waiting; it is handed to `Sequencer.submit_batch` when it holds `max_batch` statements or
 `batch_ms` after it started, whichever comes first. The sequencer commits the whole batch in one
-transaction under one checkpoint signature, and only then are the waiting requests answered.
+transaction under one checkpoint signature; for a log with witnesses the publisher then collects their
+quorum of cosignatures on that checkpoint (protocol §6.3-b), and only then are the waiting requests
+answered (with 503 `witness_quorum_unavailable` when the quorum is not reached, §6.3-c).
 
 Ownership (STYLE §2): the event loop owns `_pending`, `_wake` and `_closing` (written only from
 coroutines on that loop, so no lock). The sequencer's writes belong to this task alone: it calls
@@ -20,11 +22,13 @@ import asyncio
 import logging
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Final
 
 from registry.errors import ErrorCode, RegistryError, Rejection
 from registry.sequencer import Receipt, Sequencer
+from registry.witness.client import QuorumUnavailable
+from registry.witness.publisher import Publisher
 
 __all__ = ["DEFAULT_BATCH_MS", "DEFAULT_MAX_BATCH", "DEFAULT_MAX_PENDING", "Batcher", "Sequenced"]
 
@@ -71,12 +75,15 @@ class Batcher:
         batch_ms: int = DEFAULT_BATCH_MS,
         max_batch: int = DEFAULT_MAX_BATCH,
         max_pending: int = DEFAULT_MAX_PENDING,
+        publisher: Publisher | None = None,
     ) -> None:
-        """Requires batch_ms >= 0 and 1 <= max_batch <= max_pending."""
+        """Requires batch_ms >= 0 and 1 <= max_batch <= max_pending. With a `publisher` that has
+        witnesses, a batch is answered only once its checkpoint reached their quorum (protocol §6.3-b)."""
         if batch_ms < 0 or not 1 <= max_batch <= max_pending:
             message = "batcher settings require batch_ms >= 0 and 1 <= max_batch <= max_pending"
             raise RegistryError(Rejection(ErrorCode.INTERNAL, message, ""))
         self._sequencer: Final = sequencer
+        self._publisher: Final = publisher if publisher is not None and publisher.witnessed else None
         self._batch_s: Final = batch_ms / 1000
         self._max_batch: Final = max_batch
         self._max_pending: Final = max_pending
@@ -165,7 +172,9 @@ class Batcher:
         try:
             loop = asyncio.get_running_loop()
             entries = [p.entry for p in batch]
-            results, logged_ms, tree_size = await loop.run_in_executor(self._executor, self._sequence, entries)
+            results, logged_ms, tree_size, unpublished = await loop.run_in_executor(
+                self._executor, self._sequence, entries
+            )
         except RegistryError as exc:
             if exc.code is ErrorCode.UNAVAILABLE:
                 _log.warning("a batch of %d statements was not committed: %s", len(batch), exc.code)
@@ -187,16 +196,41 @@ class Batcher:
             if p.future.done():  # the client went away; its statement was sequenced all the same
                 continue
             if isinstance(result, Receipt):
-                p.future.set_result(Sequenced(result, logged_ms, tree_size))
+                if unpublished is not None:
+                    # protocol §6.3-c: logged, but its checkpoint lacks the witnesses' quorum: 503.
+                    p.future.set_exception(unpublished)
+                else:
+                    p.future.set_result(Sequenced(result, logged_ms, tree_size))
             else:
                 p.future.set_result(result)
 
-    def _sequence(self, entries: list[bytes]) -> tuple[list[Receipt | Rejection], int, int]:
-        """In the worker thread: one `submit_batch`, then the log time and size it committed.
+    def _sequence(
+        self, entries: list[bytes]
+    ) -> tuple[list[Receipt | Rejection], int, int, RegistryError | None]:
+        """In the worker thread: one `submit_batch`, then the log time and size it committed, and, with
+        witnesses, the publication of its checkpoint (protocol §6.3-b).
 
         Only this task writes through the sequencer, so the snapshot read right after the call is the
         one the call published: every entry of a batch shares the batch's log time ([5.6-c]).
+
+        Returns:
+            The results (receipts carrying the cosigned checkpoint when the log has witnesses), the log
+            time, the tree size, and the error to answer the batch's receipts with when the quorum was
+            not reached (None otherwise).
         """
         results = self._sequencer.submit_batch(entries)
         state = self._sequencer.state
-        return results, (0 if state is None else state.last_logged_ms), self._sequencer.size
+        logged_ms, size = (0 if state is None else state.last_logged_ms), self._sequencer.size
+        note = self._sequencer.latest_checkpoint
+        if self._publisher is None or note is None or not any(isinstance(r, Receipt) for r in results):
+            return results, logged_ms, size, None
+        # The entries are committed: if the process dies here they are in the log, unanswered, and the
+        # publisher offers the checkpoint again after a restart. Nobody has been told they are logged.
+        try:
+            cosigned = self._publisher.publish(note)
+        except QuorumUnavailable as exc:
+            _log.warning("a batch of %d statements is logged but its checkpoint lacks the witness quorum",
+                         len(entries))
+            return results, logged_ms, size, RegistryError(exc.rejection)
+        witnessed = [replace(r, checkpoint=cosigned) if isinstance(r, Receipt) else r for r in results]
+        return witnessed, logged_ms, size, None

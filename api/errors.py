@@ -86,6 +86,8 @@ _STATUS_BY_VALUE: Final[Mapping[str, int]] = MappingProxyType(
         "rate_limited": 429,
         # the sequencer cannot take the statement now (503)
         "unavailable": 503,
+        # committed, but fewer witnesses than the quorum cosigned its checkpoint (503, §6.3-c)
+        "witness_quorum_unavailable": 503,
         # anything else (500, generic body)
         "audit_mismatch": 500,
         "internal": 500,
@@ -177,7 +179,7 @@ _STATUS_TEXT: Final[Mapping[int, str]] = MappingProxyType(
         422: "a membership rule is broken",
         429: "rate limited by the flood limits (Retry-After)",
         500: "internal error (generic body)",
-        503: "the sequencer cannot take the statement now (Retry-After)",
+        503: "the sequencer cannot take the statement now, or its witnesses' quorum was not reached (Retry-After)",
     }
 )
 

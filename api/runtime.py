@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from registry.errors import ErrorCode, RegistryError, Rejection
 from registry.sequencer import Sequencer
 from registry.store import Store
+from registry.witness.publisher import Publisher
 
 from .batcher import Batcher
 
@@ -24,10 +25,20 @@ _NOT_SERVING = Rejection(ErrorCode.UNAVAILABLE, "the server is starting or stopp
 
 @dataclass(frozen=True, slots=True)
 class OpenedLog:
-    """A log opened for serving: its store (for tile reads) and the sequencer that writes it."""
+    """A log opened for serving: its store (for tile reads), the sequencer that writes it, and, for a
+    log with witnesses (protocol §6.3), the publisher that holds its published checkpoint."""
 
     store: Store
     sequencer: Sequencer
+    publisher: Publisher | None = None
+
+    @property
+    def published_checkpoint(self) -> bytes | None:
+        """The checkpoint `GET /checkpoint` serves: with witnesses, the latest one that reached its
+        quorum (protocol §6.3-b); without, the sequencer's latest."""
+        if self.publisher is not None and self.publisher.witnessed:
+            return self.publisher.published
+        return self.sequencer.latest_checkpoint
 
 
 class Runtime:

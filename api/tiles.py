@@ -57,11 +57,16 @@ def tiles_router(runtime: Runtime) -> APIRouter:
                   "content": {_TEXT: {"schema": {"type": "string"}}}},
             **openapi_errors(404, 503),
         },
-        summary="The latest checkpoint (c2sp.org/tlog-tiles)",
+        summary="The latest published checkpoint (c2sp.org/tlog-tiles), cosigned when the log has witnesses",
     )
     async def get_checkpoint() -> Response:
-        note = runtime.sequencer.latest_checkpoint
+        log = runtime.log
+        note = log.published_checkpoint
         if note is None:
+            if log.publisher is not None and log.publisher.witnessed and log.sequencer.latest_checkpoint:
+                # protocol §6.3-b: a checkpoint is public only once its witnesses' quorum cosigned it.
+                message = "no checkpoint of this log has reached its witnesses' quorum yet"
+                raise RegistryError(Rejection(ErrorCode.WITNESS_QUORUM_UNAVAILABLE, message, "6.3-b"))
             raise _not_found("the log has no checkpoint yet", "9.4-a")
         # protocol §9.4-a: the note byte for byte as signed, cached for seconds only.
         return Response(note, media_type=_TEXT, headers={"Cache-Control": SHORT_CACHE})

@@ -64,6 +64,8 @@ class ErrorCode(StrEnum):
     NOT_VERIFIED = "not_verified"
     ATTRIBUTE_MISMATCH = "attribute_mismatch"
     UNDISCLOSED_ATTRIBUTE = "undisclosed_attribute"
+    # Witnesses (§6)
+    WITNESS_QUORUM_UNAVAILABLE = "witness_quorum_unavailable"
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,12 +24,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Final
 
 from crypto.checkpoint import Checkpoint, open_checkpoint
+from crypto.cosignature import verify_cosignatures
 from crypto.errors import BadProof, CryptoError
 from crypto.merkle import HASH_SIZE, MerkleTree, NodeKey, NodeRun, root_from_leaf_hashes, verify_consistency
-from crypto.note import NoteVerifier
+from crypto.note import NoteVerifier, format_vkey, parse_note
 from crypto.tiles import (
     TILE_HEIGHT,
     TILE_WIDTH,
@@ -45,7 +47,11 @@ from crypto.tiles import (
 from .audit import AuditReport, audit
 from .client import RegistryClient
 from .errors import ErrorCode, RegistryError, Rejected, Rejection
+from .evidence import build_evidence, evidence_from_tree
+from .evidence_io import write_evidence_file
+from .mirror import MirrorTransport
 from .tilecache import TileCache
+from .trust import TrustPolicy
 
 __all__ = ["RemoteAudit", "RemoteAuditFailed", "SyncStats", "audit_server", "fetch_plan"]
 
@@ -61,6 +67,8 @@ class RemoteAuditFailed(RegistryError):
         self.check: Final = check
         self.old_size: Final = old_size
         self.new_size: Final = new_size
+        self.evidence: Path | None = None
+        """The evidence file written for a rollback, a fork or an inconsistency (protocol §6.4-a)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -284,7 +292,7 @@ class _Sync:
             raise self.fail(
                 ErrorCode.BAD_PROOF, "consistency",
                 f"the server's checkpoint of size {new.size} is not consistent with the checkpoint of size "
-                f"{old.size} this cache accepted: {exc.message}", "9.6-e",
+                f"{old.size} this cache accepted: {exc.message}", "6.4-a",
             ) from exc
         self.notice(f"the checkpoint of size {new.size} is consistent with the accepted one of size {old.size}")
 
@@ -376,6 +384,8 @@ def audit_server(
     progress: Callable[[int], None] | None = None,
     fetch_progress: FetchProgress | None = None,
     notice: Notice | None = None,
+    policy: TrustPolicy | None = None,
+    evidence_dir: Path | None = None,
 ) -> RemoteAudit:
     """Fetch, verify and replay the log a server publishes, incrementally over `cache` (protocol §9.6).
 
@@ -387,12 +397,15 @@ def audit_server(
         progress: called with the number of leaves replayed.
         fetch_progress: called with (bundles done, bundles in all) during step 5.
         notice: receives one-line diagnostics (cache repairs, the consistency verdict).
+        policy: a trust policy (§9.7): the checkpoint must carry its witnesses' quorum (§6.1-e).
+        evidence_dir: where to write the evidence file of a rollback, fork or inconsistency (§6.4-a).
 
     Returns:
         The replay's report (its `ok` says whether the log passed) and the fetch statistics.
 
     Raises:
-        RemoteAuditFailed: steps 1 to 5 — `bad_signature` (a checkpoint's signature), `audit_mismatch`
+        RemoteAuditFailed: steps 1 to 5 — `bad_signature` (a checkpoint's signature, or fewer cosignatures
+            of the policy's witnesses than its quorum), `audit_mismatch`
             (a smaller tree size or another root at the same size: rollback or fork), `bad_proof`
             (inconsistent checkpoints, tiles or bundles that do not match), `not_found` (a tile or bundle
             the checkpoint implies is not served), `malformed_encoding`.
@@ -404,21 +417,28 @@ def audit_server(
     # Step 1 ([9.6-d]).
     new_note = client.checkpoint()
     new = _open(new_note, log_verifier, "the server's checkpoint", None, None)
-    # Step 2 ([9.6-e]).
+    if policy is not None:
+        _check_witnesses(new_note, policy, new.size)
+    # Step 2 ([9.6-e], [6.4-a]): refused however old the accepted checkpoint is, with an evidence file.
     old_note = cache.checkpoint()
     old = None if old_note is None else _open(old_note, log_verifier, "the cache's checkpoint", None, new.size)
-    if old is not None and new.size < old.size:
-        raise RemoteAuditFailed(
+    if old is not None and old_note is not None and new.size < old.size:
+        failure = RemoteAuditFailed(
             Rejection(ErrorCode.AUDIT_MISMATCH, f"the server's checkpoint has tree size {new.size}, smaller than "
-                      f"the size {old.size} this cache accepted: the log was rolled back", "9.6-e"),
+                      f"the size {old.size} this cache accepted: the log was rolled back", "6.4-a"),
             "rollback", old.size, new.size,
         )
-    if old is not None and new.size == old.size and new.root_hash != old.root_hash:
-        raise RemoteAuditFailed(
+        failure.evidence = _keep_evidence(evidence_dir, log_verifier, new_note, old_note,
+                                          lambda: _accepted_tree(cache, old, say))
+        raise failure
+    if old is not None and old_note is not None and new.size == old.size and new.root_hash != old.root_hash:
+        failure = RemoteAuditFailed(
             Rejection(ErrorCode.AUDIT_MISMATCH, f"the server's checkpoint of size {new.size} names another root "
-                      "hash than the one this cache accepted at that size: the log forked", "9.6-e"),
+                      "hash than the one this cache accepted at that size: the log forked", "6.4-a"),
             "fork", old.size, new.size,
         )
+        failure.evidence = _keep_evidence(evidence_dir, log_verifier, old_note, new_note, lambda: None)
+        raise failure
     if new.size == 0:
         raise RemoteAuditFailed(
             Rejection(ErrorCode.NOT_GENESIS, "the server's log is empty: it has no genesis", "8.2-d"),
@@ -426,7 +446,13 @@ def audit_server(
         )
     sync = _Sync(client, cache, new, old, say)
     sync.load_top()  # Step 3.
-    sync.check_consistency()  # Step 4.
+    try:
+        sync.check_consistency()  # Step 4.
+    except RemoteAuditFailed as failure:
+        if old_note is not None:
+            failure.evidence = _keep_evidence(evidence_dir, log_verifier, old_note, new_note,
+                                              lambda: MerkleTree(sync, new.size))
+        raise
     partial = sync.sync_bundles(fetch_progress)  # Step 5.
     # Step 6 ([9.6-h]): the old checkpoint's root is recomputed from the leaves too.
     checkpoints = [new_note] if old_note is None or old is None or old.size == new.size else [old_note, new_note]
@@ -435,5 +461,54 @@ def audit_server(
     # Step 7: the commit point. If the process dies before this line, the next run starts again from
     # the old accepted checkpoint, with every tile and bundle fetched so far already in the cache.
     if report.ok:
+        # The accepted tree's partial tiles first, so that a later rollback can be proven against it.
+        partials = {(lv, ix, len(t) // HASH_SIZE): t for (lv, ix), t in sync.top.items() if len(t) < _FULL_TILE}
+        cache.set_partial_tiles(partials)
         cache.set_checkpoint(new_note)
     return RemoteAudit(report, new, old, sync.stats())
+
+
+def _check_witnesses(note: bytes, policy: TrustPolicy, size: int) -> None:
+    """Step 1, with a trust policy: k valid cosignatures of distinct known witnesses (§6.1-e, §6.4-a)."""
+    try:
+        verify_cosignatures(parse_note(note), policy.witnesses, policy.quorum)
+    except CryptoError as exc:
+        raise RemoteAuditFailed(
+            Rejection(ErrorCode.BAD_SIGNATURE, f"the server's checkpoint lacks its witnesses' quorum: {exc.message}",
+                      "6.1-e"),
+            "witnesses", None, size,
+        ) from exc
+
+
+def _accepted_tree(cache: TileCache, accepted: Checkpoint, notice: Notice) -> MerkleTree | None:
+    """The tree of the accepted checkpoint, from the cache's full tiles and the partial tiles kept at
+    acceptance, verified against its root; None when the cache no longer holds them."""
+    reader = RegistryClient("http://cache.invalid", transport=MirrorTransport(cache.directory))
+    sync = _Sync(reader, cache, accepted, None, notice)
+    try:
+        sync.load_top()
+    except (RegistryError, CryptoError):
+        return None
+    finally:
+        reader.close()
+    return MerkleTree(sync, accepted.size)
+
+
+def _keep_evidence(
+    directory: Path | None, verifier: NoteVerifier, older: bytes, newer: bytes,
+    tree: Callable[[], MerkleTree | None],
+) -> Path | None:
+    """Write the evidence file of a refused checkpoint (protocol §6.4-a): both checkpoints, the smaller
+    first, and the consistency path computed from the larger tree's verified tiles when they are at
+    hand. Best effort: failing to write it never changes the verdict."""
+    if directory is None:
+        return None
+    try:
+        larger = tree()
+        if larger is None:
+            evidence = build_evidence(format_vkey(verifier), older, newer, ())
+        else:
+            evidence = evidence_from_tree(format_vkey(verifier), older, newer, larger)
+        return write_evidence_file(directory, evidence)
+    except (RegistryError, CryptoError, OSError):
+        return None

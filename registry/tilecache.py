@@ -5,16 +5,18 @@ Implements the storage side of protocol §9.6. Layout of a cache directory (mode
     log.vkey                 the log's verifier key, written on first use ([9.6-f])
     checkpoint               the last checkpoint the auditor accepted (after a passing audit)
     tile/<L>/<N>             full hash tiles, at their tlog-tiles paths
+    tile/<L>/<N>.p/<W>       the partial hash tiles of the accepted checkpoint (for rollback evidence)
     tile/entries/<N>         full entry bundles
     tmp/                     temporary files, renamed into place
     lock                     held (flock) by the one audit using the cache
 
-Only full tiles and full bundles are kept: they never change ([5.3-c]), while partial ones are
-replaced as the log grows. Every write is a temporary file renamed into place ([9.6-g]), so that an
-interrupted run leaves each file either absent or complete. Tiles and bundles are not fsynced (a run
-writes thousands): the auditor verifies every cached file on every run and refetches one that does
-not verify, so a file torn by a power loss costs a download, not a wrong verdict. The checkpoint, the
-commit point of a run, is fsynced with its directory.
+Only full tiles and full bundles are kept, and the few partial tiles of the accepted checkpoint:
+full ones never change ([5.3-c]), while partial ones are replaced as the log grows. Every write is a
+temporary file renamed into place ([9.6-g]), so that an interrupted run leaves each file either
+absent or complete. Tiles and bundles are not fsynced (a run writes thousands): the auditor verifies
+every cached file on every run and refetches one that does not verify, so a file torn by a power
+loss costs a download, not a wrong verdict. The checkpoint, the commit point of a run, is fsynced
+with its directory.
 
 Deliberately not here: HTTP and verification (`registry.remote_audit`).
 """
@@ -25,7 +27,7 @@ import contextlib
 import fcntl
 import os
 import secrets
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Final
 
@@ -193,6 +195,28 @@ class TileCache:
 
     def discard_tile(self, level: int, index: int) -> None:
         self._discard(self._tile_name(level, index))
+
+    def set_partial_tiles(self, tiles: Mapping[tuple[int, int, int], bytes]) -> None:
+        """Keep the partial hash tiles of the accepted checkpoint, by (level, index, width), at their
+        tlog-tiles paths, and drop those kept for an earlier one. With the full tiles they are the whole
+        accepted tree, against which a later rollback is proven (protocol §6.4-a)."""
+        keep = set()
+        for (level, index, width), data in tiles.items():
+            try:
+                name = tile_path(level, index, width)
+            except CryptoError as exc:
+                raise _cache_error(f"no cache path for a tile: {exc.message}") from exc
+            self._write(name, data)
+            keep.add(self.directory / name)
+        tile_dir = self.directory / "tile"
+        if tile_dir.is_dir():
+            for level_dir in tile_dir.iterdir():
+                if level_dir.name == "entries" or not level_dir.is_dir():
+                    continue
+                for stale in level_dir.rglob("*.p/*"):
+                    if stale not in keep:
+                        with contextlib.suppress(OSError):
+                            stale.unlink()
 
     def bundle(self, index: int) -> bytes | None:
         """A cached full entry bundle, or None."""

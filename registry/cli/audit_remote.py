@@ -16,12 +16,15 @@ from pathlib import Path
 
 import click
 
-from crypto.note import NoteVerifier
+from crypto.note import NoteVerifier, format_vkey
 
 from ..audit import AuditReport
+from ..client import RegistryClient
 from ..errors import ErrorCode, RegistryError, Rejection
+from ..mirror import MirrorTransport, mirror_log_key
 from ..remote_audit import RemoteAuditFailed, audit_server
 from ..tilecache import TileCache
+from ..trust import TrustPolicy
 from .app import EXIT_FAILED, fail, fail_usage
 from .server_io import fail_remote, open_client, parse_log_key
 
@@ -71,19 +74,33 @@ def _print_failure(exc: RemoteAuditFailed, as_json: bool) -> None:
                 "message": exc.message,
                 "accepted_size": exc.old_size,
                 "checkpoint_size": exc.new_size,
+                "evidence": None if exc.evidence is None else str(exc.evidence),
             },
         }, indent=2, sort_keys=True))
 
 
 def run_remote_audit(
-    server_url: str,
+    server_url: str | None,
     cache_dir: Path | None,
     log_key: str | None,
     workers: int,
     as_json: bool,
     progress: Callable[[int], None] | None,
+    *,
+    mirror_dir: Path | None = None,
+    policy: TrustPolicy | None = None,
+    evidence_dir: Path | None = None,
 ) -> AuditReport:
-    """Run the remote audit; exit 1, 2 or 3 itself on anything but a replay report."""
+    """Run the remote audit of a server, or of a mirror directory (no network, protocol §6.5-c); exit 1,
+    2 or 3 itself on anything but a replay report. With `policy`, the checkpoint must carry its
+    witnesses' quorum; a refused rollback, fork or inconsistency leaves an evidence file (§6.4-a) in
+    `evidence_dir` (default: CACHE/evidence)."""
+    if policy is not None:
+        if log_key is not None and parse_log_key(log_key) != policy.log:
+            fail_usage("--log-key and the trust policy name different log keys")
+        log_key = format_vkey(policy.log)
+    if mirror_dir is not None and log_key is None:
+        log_key = mirror_log_key(mirror_dir)
     temporary = None
     if cache_dir is None:
         if log_key is None:
@@ -91,17 +108,26 @@ def run_remote_audit(
         temporary = tempfile.TemporaryDirectory(prefix="registry-audit-")
         cache_dir = Path(temporary.name)
         _say("no --cache: the whole log is fetched and nothing is kept for the next run")
+    if evidence_dir is None and temporary is None:
+        evidence_dir = cache_dir / "evidence"
     try:
-        client = open_client(server_url)
+        if mirror_dir is not None:
+            # protocol §6.5-c: the copy is read like a server, through a transport over its files.
+            client = RegistryClient("http://mirror.invalid", transport=MirrorTransport(mirror_dir))
+        else:
+            client = open_client(server_url or "")
         try:
             with TileCache.open(cache_dir) as cache:
                 verifier = _choose_key(cache, log_key, keep=temporary is None)
                 result = audit_server(client, cache, verifier, workers=workers, progress=progress,
-                                      fetch_progress=_fetch_progress(), notice=_say)
+                                      fetch_progress=_fetch_progress(), notice=_say, policy=policy,
+                                      evidence_dir=evidence_dir)
         finally:
             client.close()
     except RemoteAuditFailed as exc:
         _print_failure(exc, as_json)
+        if exc.evidence is not None:
+            _say(f"evidence written to {exc.evidence} (check it with: registry evidence check FILE)")
         click.echo(f"error: {exc.code}: audit failed ({exc.check}): {exc.message}", err=True)
         sys.exit(EXIT_FAILED)
     except RegistryError as exc:

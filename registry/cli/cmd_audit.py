@@ -27,8 +27,10 @@ from ..errors import RegistryError
 from ..export import read_export
 from ..store import Store
 from ..store_audit import audit_store
+from ..trust import MAX_POLICY_SIZE, parse_trust_policy
 from .app import EXIT_FAILED, cli, fail_crypto, fail_registry, fail_usage
 from .audit_remote import run_remote_audit
+from .cmd_identity import read_small_file
 
 __all__ = ["audit_command"]
 
@@ -90,26 +92,48 @@ def _run(leaves: Iterable[bytes], checkpoints: list[bytes], verifier: NoteVerifi
 @click.option("--log-key", "log_key", metavar="VKEY",
               help="The log's verifier key (C2SP vkey), obtained out of band. Required with --log, and with "
               "--server unless the --cache directory stored it on first use.")
+@click.option("--mirror", "mirror_dir", type=click.Path(path_type=Path, file_okay=False, exists=True),
+              help="Audit a mirror directory (made by `registry mirror`) with no network; its log key is the one "
+              "it was made for, unless --log-key or --trust says otherwise.")
+@click.option("--trust", "trust_path", type=click.Path(path_type=Path, dir_okay=False),
+              help="With --server or --mirror: a trust policy (§9.7); the checkpoint must carry its witnesses' "
+              "quorum, and the policy's log key is the log's key.")
+@click.option("--evidence", "evidence_dir", type=click.Path(path_type=Path, file_okay=False),
+              help="Where to write the evidence file of a refused rollback, fork or inconsistent checkpoint "
+              "(default: CACHE/evidence).")
 @click.option("--workers", default=0, show_default=True, type=click.IntRange(0, 256),
               help="Processes that verify signatures (0: all cores, 1: none besides this one).")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 def audit_command(data_dir: Path | None, log_file: Path | None, server_url: str | None, cache_dir: Path | None,
-                  log_key: str | None, workers: int, as_json: bool) -> None:
+                  log_key: str | None, mirror_dir: Path | None, trust_path: Path | None, evidence_dir: Path | None,
+                  workers: int, as_json: bool) -> None:
     """Replay the whole log from genesis, verifying every signature, rule, tree hash and checkpoint.
 
     Prints the tree size, the root hash and the number of members per status. With --server it first
     verifies the server's checkpoint signature, its consistency with the checkpoint the --cache
-    accepted last time (a smaller or inconsistent one is refused), and every tile and entry bundle it
-    reads; what it fetched and reused is said on stderr. Exit codes: 0 the log verifies; 1 a
+    accepted last time (a smaller or inconsistent one is refused, and an evidence file that
+    `registry evidence check` validates is written), with --trust its witnesses' quorum, and every tile
+    and entry bundle it reads; what it fetched and reused is said on stderr. --mirror DIR does the same
+    on a mirror's copy, with no network. Exit codes: 0 the log verifies; 1 a
     discrepancy (the first bad entry index or checkpoint and the failing check are printed as
     `error: <code>: ...`); 2 usage error; 3 server unreachable.
     """
-    if sum(source is not None for source in (data_dir, log_file, server_url)) != 1:
-        fail_usage("give exactly one of --data DIR, --log FILE or --server URL")
-    if cache_dir is not None and server_url is None:
-        fail_usage("--cache goes with --server")
-    if server_url is not None:
-        report = run_remote_audit(server_url, cache_dir, log_key, workers, as_json, _progress(None))
+    if sum(source is not None for source in (data_dir, log_file, server_url, mirror_dir)) != 1:
+        fail_usage("give exactly one of --data DIR, --log FILE, --server URL or --mirror DIR")
+    remote = server_url is not None or mirror_dir is not None
+    if cache_dir is not None and not remote:
+        fail_usage("--cache goes with --server or --mirror")
+    if (trust_path is not None or evidence_dir is not None) and not remote:
+        fail_usage("--trust and --evidence go with --server or --mirror")
+    if remote:
+        policy = None
+        if trust_path is not None:
+            try:
+                policy = parse_trust_policy(read_small_file(trust_path, MAX_POLICY_SIZE))
+            except RegistryError as exc:
+                fail_registry(exc)
+        report = run_remote_audit(server_url, cache_dir, log_key, workers, as_json, _progress(None),
+                                  mirror_dir=mirror_dir, policy=policy, evidence_dir=evidence_dir)
         _finish(report, as_json)
         return
     try:

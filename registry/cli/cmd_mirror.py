@@ -20,11 +20,14 @@ from typing import Final
 import click
 import uvicorn
 
+from crypto.note import format_vkey
+
 from ..client import ServerError, ServerUnreachable
 from ..errors import RegistryError
 from ..mirror import MirrorFailed, mirror_log, mirror_log_key
-from ..trust import TrustPolicy, parse_trust_policy
+from ..trust import MAX_POLICY_SIZE, TrustPolicy, parse_trust_policy
 from .app import EXIT_FAILED, EXIT_UNREACHABLE, cli, fail, fail_usage
+from .cmd_identity import read_small_file
 from .server_io import open_client, parse_log_key
 
 __all__ = ["APP_FACTORY", "MIRROR_DIR_ENV", "mirror", "serve_mirror"]
@@ -37,10 +40,7 @@ def _policy(path: Path | None) -> TrustPolicy | None:
     if path is None:
         return None
     try:
-        with open(path, "rb") as file:
-            return parse_trust_policy(file.read(65_537))
-    except OSError as exc:
-        fail_usage(f"cannot read the trust policy {path}: {exc.strerror}")
+        return parse_trust_policy(read_small_file(path, MAX_POLICY_SIZE))
     except RegistryError as exc:
         fail(exc.rejection)
 
@@ -49,9 +49,10 @@ def _policy(path: Path | None) -> TrustPolicy | None:
 @click.option("--server", "server_url", required=True, metavar="URL", help="The log's server (or another mirror).")
 @click.argument("directory", type=click.Path(path_type=Path, file_okay=False))
 @click.option("--log-key", "log_key", metavar="VKEY",
-              help="The log's verifier key, obtained out of band; needed on the first run (then kept in DIR).")
+              help="The log's verifier key, obtained out of band; needed on the first run unless --trust gives "
+              "it (then kept in DIR).")
 @click.option("--trust", "trust_path", type=click.Path(path_type=Path, dir_okay=False),
-              help="A trust policy (§9.7): also require its witnesses' quorum on the checkpoint.")
+              help="A trust policy (§9.7): its log key, and its witnesses' quorum required on the checkpoint.")
 def mirror(server_url: str, directory: Path, log_key: str | None, trust_path: Path | None) -> None:
     """Copy the log a server publishes into DIRECTORY, verifying every file, incrementally.
 
@@ -63,9 +64,10 @@ def mirror(server_url: str, directory: Path, log_key: str | None, trust_path: Pa
     """
     policy = _policy(trust_path)
     stored = mirror_log_key(directory)
-    if log_key is None and stored is None:
-        fail_usage("the first run needs --log-key VKEY (the log's key, obtained out of band)")
-    verifier = parse_log_key(log_key or stored or "")
+    given = log_key or (None if policy is None else format_vkey(policy.log))
+    if given is None and stored is None:
+        fail_usage("the first run needs --log-key VKEY or --trust POLICY (the log's key, obtained out of band)")
+    verifier = parse_log_key(given or stored or "")
     if policy is not None and policy.log != verifier:
         fail_usage("the trust policy names another log key")
     client = open_client(server_url)

@@ -124,8 +124,8 @@ class QuorumUnavailable(RegistryError):
 
     def __init__(self, collected: Collected, quorum: int) -> None:
         got = len(collected.cosignatures)
-        message = f"{got} of the {quorum} witness cosignatures required arrived"
-        super().__init__(Rejection(ErrorCode.UNAVAILABLE, message, "6.3-c"))
+        message = f"{got} of the {quorum} witness cosignatures required arrived; the entries are logged, retry later"
+        super().__init__(Rejection(ErrorCode.WITNESS_QUORUM_UNAVAILABLE, message, "6.3-c"))
         self.collected: Final = collected
         self.quorum: Final = quorum
 
@@ -352,7 +352,8 @@ class WitnessPool:
             The checkpoint with the cosignatures that arrived in time, each verified.
 
         Raises:
-            QuorumUnavailable (`unavailable`): fewer than `quorum` cosignatures before the timeout.
+            QuorumUnavailable (`witness_quorum_unavailable`): fewer than `quorum` cosignatures before the
+                timeout.
             RegistryError (`malformed_encoding`): `checkpoint_note` is not a checkpoint note.
         """
         target = _target(checkpoint_note)
@@ -411,7 +412,7 @@ def collect_cosignatures(
     A one-shot `WitnessPool`; requests still running when the quorum is in finish in the background.
 
     Raises:
-        QuorumUnavailable (`unavailable`), RegistryError (`bad_key`, `malformed_encoding`).
+        QuorumUnavailable (`witness_quorum_unavailable`), RegistryError (`bad_key`, `malformed_encoding`).
     """
     pool = WitnessPool(witnesses, quorum, proof_fn, timeout=timeout, transport=transport, old_sizes=old_sizes)
     try:

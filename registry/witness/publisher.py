@@ -14,7 +14,8 @@ and the configured witnesses, and names a tree the store holds.
 
 Without witnesses the log's own checkpoint is published as it is.
 
-Shell code: threads, one file, the witness client. Owner of `_published`: this object, under `_lock`.
+Shell code: threads, one file, the witness client. Owner of `_published`: this object, under `_lock`;
+one collection at a time under `_collect_lock`.
 """
 
 from __future__ import annotations
@@ -72,6 +73,7 @@ class Publisher:
             else None
         )
         self._lock: Final = threading.Lock()
+        self._collect_lock: Final = threading.Lock()
         self._published: bytes | None = None
         self._published_size = -1
         self._stop: Final = threading.Event()
@@ -136,21 +138,29 @@ class Publisher:
     def publish(self, note: bytes) -> bytes:
         """Publish a log-signed checkpoint once `quorum` witnesses have cosigned it (protocol §6.3-b).
 
+        One collection runs at a time (`_collect_lock`): the batcher's and the retry thread's never
+        race each other to the witnesses. A checkpoint of the size already published is answered with
+        the published note (a log signs one tree per size).
+
         Returns:
             The published note: `note` itself without witnesses, else `note` with the cosignatures.
 
         Raises:
-            QuorumUnavailable (`unavailable`): fewer than `quorum` witnesses cosigned in time; nothing
-                was published (protocol §6.3-c).
+            QuorumUnavailable (`witness_quorum_unavailable`): fewer than `quorum` witnesses cosigned in
+                time; nothing was published (protocol §6.3-c).
             RegistryError (`bad_signature`): `note` is not a checkpoint of this log.
         """
         cp = self._open(note)
         if self._pool is None:
             self._set(note, cp.size)
             return note
-        collected: Collected = self._pool.collect(note)
-        self._persist(collected.note, cp.size)
-        self._set(collected.note, cp.size)
+        with self._collect_lock:
+            published = self._published
+            if published is not None and cp.size == self._published_size:
+                return published
+            collected: Collected = self._pool.collect(note)
+            self._persist(collected.note, cp.size)
+            self._set(collected.note, cp.size)
         return collected.note
 
     def _set(self, note: bytes, size: int) -> None:
@@ -187,15 +197,14 @@ class Publisher:
             return
 
         def run() -> None:
-            while not self._stop.wait(interval_s):
+            while True:
                 note = latest()
-                if note is None:
-                    continue
-                try:
-                    if self._open(note).size > self._published_size:
-                        self.publish(note)
-                except (QuorumUnavailable, RegistryError):
-                    continue
+                if note is not None:
+                    with contextlib.suppress(QuorumUnavailable, RegistryError):
+                        if self._open(note).size > self._published_size:
+                            self.publish(note)
+                if self._stop.wait(interval_s):
+                    return
 
         self._retry = threading.Thread(target=run, name="witness-retry", daemon=True)
         self._retry.start()

@@ -181,7 +181,7 @@ def test_one_witness_down_still_reaches_quorum_two_down_does_not(tmp_path: Path)
         log.append(2)
         with pytest.raises(QuorumUnavailable) as info:
             pool.collect(log.checkpoint())
-        assert info.value.code == "unavailable"
+        assert info.value.code == "witness_quorum_unavailable"
         assert list(info.value.collected.cosignatures) == [witness_name(1)]
 
 

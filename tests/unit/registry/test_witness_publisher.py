@@ -76,7 +76,7 @@ def test_without_the_quorum_nothing_is_published(tmp_path: Path) -> None:
     log.append(4)
     with pytest.raises(QuorumUnavailable) as info:
         p.publish(log.checkpoint())
-    assert info.value.code == "unavailable"
+    assert info.value.code == "witness_quorum_unavailable"
     assert p.published == first and p.published_size == 3
     assert (tmp_path / PUBLISHED_FILE).read_bytes() == first
     p.close()
