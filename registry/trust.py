@@ -84,7 +84,7 @@ class TrustPolicy:
 
     Raises (on construction):
         Rejected: `bad_key` for a log key that is not type 0x01 or is not named after the origin, a
-            witness key that is not type 0x04, a repeated witness name or key ID, or a quorum
+            witness key that is not type 0x04, a repeated witness name, key ID or public key, or a quorum
             outside [0, number of witnesses]; `malformed_encoding` for a bad maximum age.
     """
 
@@ -103,6 +103,7 @@ class TrustPolicy:
             raise _malformed(f"a policy names at most {MAX_WITNESSES} witnesses")
         names: set[str] = set()
         ids: set[bytes] = set()
+        keys: set[bytes] = set()
         for w in self.witnesses:
             if w.sig_type != SIG_TYPE_COSIGNATURE:
                 raise Rejected(Rejection(ErrorCode.BAD_KEY, "a witness key must be a type 0x04 key", "9.7-a"))
@@ -110,8 +111,14 @@ class TrustPolicy:
                 raise Rejected(
                     Rejection(ErrorCode.BAD_KEY, f"two witness keys share the name or key ID of {w.name}", "9.7-a")
                 )
+            # protocol §6.1-d: a cosignature does not name its witness, so one key listed under two names
+            # would count one witness twice towards the quorum.
+            if w.public_key in keys:
+                message = f"the key of {w.name} is listed under another name"
+                raise Rejected(Rejection(ErrorCode.BAD_KEY, message, "6.1-d"))
             names.add(w.name)
             ids.add(w.key_id)
+            keys.add(w.public_key)
         if isinstance(self.quorum, bool) or not 0 <= self.quorum <= len(self.witnesses):
             raise Rejected(
                 Rejection(
