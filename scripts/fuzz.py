@@ -28,6 +28,7 @@ the totals. Exit 1 when a target failed.
 from __future__ import annotations
 
 import argparse
+import atexit
 import base64
 import contextlib
 import functools
@@ -36,6 +37,7 @@ import hashlib
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -277,9 +279,14 @@ class _ExportFile:
     @classmethod
     def write(cls, data: bytes) -> Path:
         if cls.path is None:
-            shm = "/dev/shm" if os.path.isdir("/dev/shm") else None  # a memory file system where there is one
-            folder = Path(tempfile.mkdtemp(prefix="fuzz-export-", dir=shm))
-            cls.path = folder / "log.export"
+            scratch = os.environ.get("FUZZ_SCRATCH")  # the child's work directory, removed by its parent
+            if scratch:
+                cls.path = Path(scratch) / "log.export"
+            else:
+                shm = "/dev/shm" if os.path.isdir("/dev/shm") else None  # a memory file system if there is one
+                folder = Path(tempfile.mkdtemp(prefix="fuzz-export-", dir=shm))
+                atexit.register(shutil.rmtree, folder, True)
+                cls.path = folder / "log.export"
         cls.path.write_bytes(data)
         return cls.path
 
@@ -571,17 +578,21 @@ def _instrument(atheris: Any) -> None:
             atheris.instrument_func(obj)
 
 
-def _child(name: str, seconds: int, artifacts: Path) -> None:
-    """Run libFuzzer on one target in this process; libFuzzer exits it (stats on stderr)."""
+def _child(name: str, seconds: int, artifacts: Path, work: Path | None) -> None:
+    """Run libFuzzer on one target in this process; libFuzzer exits it (stats on stderr). The corpus,
+    the dictionary and the export target's scratch file go to `work`, which the parent removes."""
     import atheris  # type: ignore[import-not-found, import-untyped, unused-ignore]
 
     target = TARGETS[name]
-    corpus_dir = Path(tempfile.mkdtemp(prefix=f"fuzz-{name}-"))
+    work = work or Path(tempfile.mkdtemp(prefix=f"fuzz-{name}-"))
+    os.environ["FUZZ_SCRATCH"] = str(work)
+    corpus_dir = work / "corpus"
+    corpus_dir.mkdir(exist_ok=True)
     valid = seeds(name)
     for i, data in enumerate(valid):
         (corpus_dir / f"seed-{i}").write_bytes(data)
     longest = max((len(s) for s in valid), default=0)
-    dictionary = corpus_dir.parent / f"fuzz-{name}.dict"
+    dictionary = work / "tokens.dict"
     dictionary.write_text("".join(f'"{_escape(token)}"\n' for token in _TOKENS), "ascii")
     _instrument(atheris)
     args = [sys.argv[0], f"-max_total_time={seconds}", "-print_final_stats=1", "-rss_limit_mb=2048",
@@ -606,10 +617,11 @@ class Outcome:
 
 def run_target(name: str, seconds: int, artifacts: Path) -> Outcome:
     """Fuzz one target in a child process and read libFuzzer's final statistics."""
-    command = [sys.executable, str(Path(__file__).resolve()), "--child", name, "--seconds", str(seconds),
-               "--artifacts", str(artifacts)]
-    done = subprocess.run(command, check=False, capture_output=True, text=True, errors="replace",
-                          timeout=seconds * 3 + 300)
+    with tempfile.TemporaryDirectory(prefix=f"fuzz-{name}-") as work:
+        command = [sys.executable, str(Path(__file__).resolve()), "--child", name, "--seconds", str(seconds),
+                   "--artifacts", str(artifacts), "--work", work]
+        done = subprocess.run(command, check=False, capture_output=True, text=True, errors="replace",
+                              timeout=seconds * 3 + 300)
     execs = re.search(r"stat::number_of_executed_units: (\d+)", done.stderr)
     failed = done.returncode != 0 or "==ERROR" in done.stderr or "Uncaught Python exception" in done.stderr
     detail = "\n".join(done.stderr.splitlines()[-40:]) if failed else ""
@@ -632,9 +644,10 @@ def main() -> int:
     parser.add_argument("--artifacts", type=Path, default=Path(tempfile.gettempdir()) / "fuzz-artifacts",
                         help="where libFuzzer writes failing inputs")
     parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--work", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        _child(args.child, args.seconds, args.artifacts)
+        _child(args.child, args.seconds, args.artifacts, args.work)
         return 0
     if args.list:
         for name, target in TARGETS.items():
