@@ -553,3 +553,14 @@ def test_unknown_reason_is_bad_reason() -> None:
     with pytest.raises(Rejected) as exc:
         parse_entry(canonical.encode(obj))
     assert exc.value.code is ErrorCode.BAD_REASON
+
+
+@pytest.mark.spec("7.8-a")
+def test_revocations_and_rotations_are_never_rate_limited() -> None:
+    """A member in danger must always be able to act, even after using up the day's statements."""
+    log = Log.standard(params=Params(voucher_min_age_days=0, rate_limit_per_day=1, max_pending_vouchees=10))
+    log.submit(log.declare(A, F1))  # F1's one statement of the day
+    assert code(log, log.declare(B, F1)) is ErrorCode.RATE_LIMITED
+    assert code(log, log.rotate(F1, E)) is None
+    assert code(log, log.revoke_self(E, Reason.DURESS)) is None
+    assert log.status(E) == "revoked"
