@@ -3,15 +3,22 @@
 Statements submitted over HTTP wait in a bounded queue. A batch starts when a statement arrives while
 none is waiting; it is handed to `Sequencer.submit_batch` when it holds `max_batch` statements or
 `batch_ms` after it started, whichever comes first. The sequencer commits the whole batch in one
-transaction under one checkpoint signature; for a log with witnesses the publisher then collects their
-quorum of cosignatures on that checkpoint (protocol §6.3-b), and only then are the waiting requests
-answered (with 503 `witness_quorum_unavailable` when the quorum is not reached, §6.3-c).
+transaction under one checkpoint signature, and only then are the waiting requests answered.
 
-Ownership (STYLE §2): the event loop owns `_pending`, `_wake` and `_closing` (written only from
-coroutines on that loop, so no lock). The sequencer's writes belong to this task alone: it calls
-`submit_batch` on its own one-thread executor (awaited before the next batch), so the event loop
-stays free for reads while a batch commits, and the writer never waits behind reads queued on a
-shared thread pool. Request handlers only read the sequencer's published snapshot.
+For a log with witnesses (protocol §6.3-b), a committed batch's receipts wait in a second stage, the
+publishing task: it takes every batch committed so far, has the publisher collect the witnesses'
+quorum on the newest of their checkpoints (which covers them all), and answers each receipt with that
+cosigned checkpoint and an inclusion proof for its size. Publishing runs beside the next commits, so
+the witnesses' round trip overlaps the sequencer's work instead of adding to it. When the quorum is
+not reached, those receipts are answered 503 `witness_quorum_unavailable` (§6.3-c): the statements
+are logged, and a resubmission learns its index (`duplicate_entry`).
+
+Ownership (STYLE §2): the event loop owns `_pending`, `_wake`, `_closing`, `_committed` and
+`_published_wake` (written only from coroutines on that loop, so no lock). The sequencer's writes
+belong to this task alone: it calls `submit_batch` on its own one-thread executor (awaited before
+the next batch), so the event loop stays free for reads while a batch commits, and the writer never
+waits behind reads queued on a shared thread pool. Request handlers only read the sequencer's
+published snapshot.
 
 Deliberately not here: HTTP, status codes, the rules (the sequencer runs them).
 """
@@ -25,6 +32,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import Final
 
+from crypto.checkpoint import parse_checkpoint
+from crypto.note import parse_note
 from registry.errors import ErrorCode, RegistryError, Rejection
 from registry.sequencer import Receipt, Sequencer
 from registry.witness.client import QuorumUnavailable
@@ -65,6 +74,16 @@ class _Pending:
     arrived: float
 
 
+@dataclass(slots=True)
+class _Committed:
+    """A committed batch whose receipts wait for its checkpoint to be published (witnessed logs)."""
+
+    waiting: list[tuple[_Pending, Receipt]]
+    logged_ms: int
+    tree_size: int
+    checkpoint: bytes
+
+
 class Batcher:
     """Collects submitted statements into batches and sequences them. See the module docstring."""
 
@@ -92,6 +111,10 @@ class Batcher:
         self._closing = False
         self._task: asyncio.Task[None] | None = None
         self._executor: ThreadPoolExecutor | None = None
+        self._committed: deque[_Committed] = deque()
+        self._published_wake = asyncio.Event()
+        self._publishing: asyncio.Task[None] | None = None
+        self._publish_executor: ThreadPoolExecutor | None = None
 
     @property
     def running(self) -> bool:
@@ -106,7 +129,11 @@ class Batcher:
         """Start the batching task on the running loop."""
         if self._task is None:
             self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="registry-sequencer")
-            self._task = asyncio.get_running_loop().create_task(self._run(), name="registry-batcher")
+            loop = asyncio.get_running_loop()
+            self._task = loop.create_task(self._run(), name="registry-batcher")
+            if self._publisher is not None:
+                self._publish_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="registry-publisher")
+                self._publishing = loop.create_task(self._publish_loop(), name="registry-publisher")
 
     async def close(self) -> None:
         """Stop taking statements, sequence those already queued, and end the task."""
@@ -114,8 +141,13 @@ class Batcher:
         self._wake.set()
         if self._task is not None:
             await self._task
+        self._published_wake.set()
+        if self._publishing is not None:
+            await self._publishing  # answers every committed batch before it ends
         if self._executor is not None:
             self._executor.shutdown(wait=True)
+        if self._publish_executor is not None:
+            self._publish_executor.shutdown(wait=True)
 
     async def submit(self, entry: bytes) -> Sequenced | Rejection:
         """Queue `entry` and wait until its batch is committed.
@@ -172,7 +204,7 @@ class Batcher:
         try:
             loop = asyncio.get_running_loop()
             entries = [p.entry for p in batch]
-            results, logged_ms, tree_size, unpublished = await loop.run_in_executor(
+            results, logged_ms, tree_size, checkpoint = await loop.run_in_executor(
                 self._executor, self._sequence, entries
             )
         except RegistryError as exc:
@@ -192,45 +224,84 @@ class Batcher:
                 if not p.future.done():
                     p.future.set_exception(RegistryError(Rejection(ErrorCode.INTERNAL, "internal error", "")))
             return
+        waiting: list[tuple[_Pending, Receipt]] = []
         for p, result in zip(batch, results, strict=True):
-            if p.future.done():  # the client went away; its statement was sequenced all the same
+            if isinstance(result, Receipt) and self._publisher is not None:
+                waiting.append((p, result))  # protocol §6.3-b: answered once the checkpoint is published
+            elif p.future.done():  # the client went away; its statement was sequenced all the same
                 continue
-            if isinstance(result, Receipt):
-                if unpublished is not None:
-                    # protocol §6.3-c: logged, but its checkpoint lacks the witnesses' quorum: 503.
-                    p.future.set_exception(unpublished)
-                else:
-                    p.future.set_result(Sequenced(result, logged_ms, tree_size))
+            elif isinstance(result, Receipt):
+                p.future.set_result(Sequenced(result, logged_ms, tree_size))
             else:
                 p.future.set_result(result)
+        if waiting and checkpoint is not None:
+            self._committed.append(_Committed(waiting, logged_ms, tree_size, checkpoint))
+            self._published_wake.set()
 
-    def _sequence(
-        self, entries: list[bytes]
-    ) -> tuple[list[Receipt | Rejection], int, int, RegistryError | None]:
-        """In the worker thread: one `submit_batch`, then the log time and size it committed, and, with
-        witnesses, the publication of its checkpoint (protocol §6.3-b).
+    async def _publish_loop(self) -> None:
+        """The publishing stage of a witnessed log (protocol §6.3-b, §6.3-c); see the module docstring."""
+        loop = asyncio.get_running_loop()
+        while True:
+            if not self._committed:
+                if self._closing and (self._task is None or self._task.done()):
+                    return
+                self._published_wake.clear()
+                await self._published_wake.wait()
+                continue
+            batches = list(self._committed)
+            self._committed.clear()
+            try:
+                answers = await loop.run_in_executor(self._publish_executor, self._publish, batches)
+            except RegistryError as exc:
+                if exc.code is not ErrorCode.WITNESS_QUORUM_UNAVAILABLE:
+                    _log.error("publishing a checkpoint failed: %s", exc.code)
+                answers = [(p, exc) for c in batches for p, _ in c.waiting]
+            except Exception as exc:  # the task must survive to answer the next batches
+                _log.error("publishing a checkpoint failed", exc_info=exc)
+                error = RegistryError(Rejection(ErrorCode.INTERNAL, "internal error", ""))
+                answers = [(p, error) for c in batches for p, _ in c.waiting]
+            for p, answer in answers:
+                if p.future.done():  # the client went away; its statement is logged all the same
+                    continue
+                if isinstance(answer, RegistryError):
+                    p.future.set_exception(answer)
+                else:
+                    p.future.set_result(answer)
+
+    def _publish(self, batches: list[_Committed]) -> list[tuple[_Pending, Sequenced | RegistryError]]:
+        """In the publishing thread: publish the newest checkpoint of `batches` (or a newer one already
+        published), then give every receipt that checkpoint and an inclusion proof for its size.
+
+        If the process dies here, the statements are committed and unanswered: a client that resubmits
+        learns its index (`duplicate_entry`), and the publisher offers the checkpoint again at restart.
+        """
+        if self._publisher is None:
+            raise RegistryError(Rejection(ErrorCode.INTERNAL, "publishing without a publisher", ""))
+        try:
+            cosigned = self._publisher.publish(batches[-1].checkpoint)
+        except QuorumUnavailable as exc:
+            _log.warning("%d statements are logged but their checkpoint lacks the witness quorum",
+                         sum(len(c.waiting) for c in batches))
+            error = RegistryError(exc.rejection)
+            return [(p, error) for c in batches for p, _ in c.waiting]
+        size = parse_checkpoint(parse_note(cosigned).text).size
+        answers: list[tuple[_Pending, Sequenced | RegistryError]] = []
+        for c in batches:
+            for p, receipt in c.waiting:
+                proof = receipt.inclusion_proof
+                if size != c.tree_size:  # covered by a later checkpoint: prove the entry in that tree
+                    proof = tuple(self._sequencer.inclusion_proof(receipt.index, size))
+                answers.append((p, Sequenced(replace(receipt, checkpoint=cosigned, inclusion_proof=proof),
+                                             c.logged_ms, size)))
+        return answers
+
+    def _sequence(self, entries: list[bytes]) -> tuple[list[Receipt | Rejection], int, int, bytes | None]:
+        """In the worker thread: one `submit_batch`, then the log time, size and checkpoint it committed.
 
         Only this task writes through the sequencer, so the snapshot read right after the call is the
         one the call published: every entry of a batch shares the batch's log time ([5.6-c]).
-
-        Returns:
-            The results (receipts carrying the cosigned checkpoint when the log has witnesses), the log
-            time, the tree size, and the error to answer the batch's receipts with when the quorum was
-            not reached (None otherwise).
         """
         results = self._sequencer.submit_batch(entries)
         state = self._sequencer.state
-        logged_ms, size = (0 if state is None else state.last_logged_ms), self._sequencer.size
-        note = self._sequencer.latest_checkpoint
-        if self._publisher is None or note is None or not any(isinstance(r, Receipt) for r in results):
-            return results, logged_ms, size, None
-        # The entries are committed: if the process dies here they are in the log, unanswered, and the
-        # publisher offers the checkpoint again after a restart. Nobody has been told they are logged.
-        try:
-            cosigned = self._publisher.publish(note)
-        except QuorumUnavailable as exc:
-            _log.warning("a batch of %d statements is logged but its checkpoint lacks the witness quorum",
-                         len(entries))
-            return results, logged_ms, size, RegistryError(exc.rejection)
-        witnessed = [replace(r, checkpoint=cosigned) if isinstance(r, Receipt) else r for r in results]
-        return witnessed, logged_ms, size, None
+        logged_ms = 0 if state is None else state.last_logged_ms
+        return results, logged_ms, self._sequencer.size, self._sequencer.latest_checkpoint

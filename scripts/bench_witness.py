@@ -7,26 +7,36 @@ Part 1, cosignatures per second of one witness:
   - over HTTP, one real `registry witness serve` process on loopback: one client advancing one log, and
     8 clients each advancing its own log (keep-alive connections).
 
-Part 2 (--part 2 or all): submission latency and throughput of the log server with three local witnesses
-and quorum two, against no witnesses, in the same run (added with the sequencer integration).
+Part 2, the cost of witnessing to submitters: the real server (`registry serve --batch-ms B`, as
+./scripts/run starts it) on two data directories holding the same pre-signed statements, one with no
+witnesses and one with three local witness processes and quorum two (witnesses.json); rounds alternate
+between them. Each round sends N statements from C concurrent keep-alive connections (the raw client
+of scripts/bench_append.py) and measures accepted statements per second and p50/p99 latency (a 201
+means committed under a checkpoint that, with witnesses, two of them cosigned). Targets (issue 6): p99
+at most 100 ms more, throughput at least 0.8 of the witness-less figure.
 
 Prints figures, then one `name=value` line per headline figure.
 
-Usage: scripts/bench_witness.py [--seconds S] [--part 1|2|all]
+Usage: scripts/bench_witness.py [--seconds S] [--part 1|2|all] [--entries N] [--rounds R] [--concurrency C]
+                               [--batch-ms B]
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import hashlib
+import importlib.util
 import os
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -36,7 +46,9 @@ from crypto.checkpoint import Checkpoint, sign_checkpoint
 from crypto.keys import SigningKey
 from crypto.merkle import MemoryNodeStore, MerkleTree, leaf_hash
 from crypto.note import NoteSigner, format_note
-from registry.witness.directory import create_witness_dir
+from registry.datadir import open_data_dir
+from registry.witness.config import WitnessConfig, add_witness, save_witness_config, set_quorum
+from registry.witness.directory import create_witness_dir, open_witness_dir
 from registry.witness.protocol import AddCheckpoint, format_add_checkpoint
 from registry.witness.state import WitnessState
 from registry.witness.witness import Witness
@@ -162,16 +174,120 @@ def part1(seconds: float) -> dict[str, float]:
     }
 
 
+def _bench_append() -> Any:
+    """scripts/bench_append.py, for its pre-signed log and its raw HTTP client (same load, same server)."""
+    spec = importlib.util.spec_from_file_location("bench_append", ROOT / "scripts" / "bench_append.py")
+    if spec is None or spec.loader is None:
+        raise SystemExit("scripts/bench_append.py is missing")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def part2(args: argparse.Namespace) -> dict[str, float]:
+    ba = _bench_append()
+    warm = 256
+    count = warm + args.rounds * args.entries
+    now = time.time_ns() // 1_000_000
+    with tempfile.TemporaryDirectory(prefix="bench_witness-") as tmp:
+        folder = Path(tmp)
+        plain, entries, _ = ba.make_log(folder / "plain", count, now)
+        witnessed, _, _ = ba.make_log(folder / "witnessed", count, now)
+        vkey = open_data_dir(witnessed).config.log_vkey
+        processes: list[subprocess.Popen[bytes]] = []
+        try:
+            config = WitnessConfig(0, ())
+            for n in (1, 2, 3):
+                directory = folder / f"w{n}"
+                create_witness_dir(directory, f"witness{n}.bench.example", SigningKey.generate())
+                process, url = _serve_witness_vkeys(directory, [vkey])
+                processes.append(process)
+                config = add_witness(config, open_witness_dir(directory).vkey, url)
+            save_witness_config(witnessed, set_quorum(config, 2))
+            servers = {}
+            for name, data in (("none", plain), ("witnessed", witnessed)):
+                port = _free_port()
+                command = [sys.executable, "-m", "registry", "serve", "--data", str(data), "--host", "127.0.0.1",
+                           "--port", str(port), "--batch-ms", str(args.batch_ms)]
+                processes.append(ba.start(command, f"http://127.0.0.1:{port}/healthz", folder / f"{name}.log"))
+                servers[name] = f"http://127.0.0.1:{port}"
+            for base in servers.values():
+                asyncio.run(ba.drive_raw(base, [("POST", "/v1/entries", e) for e in entries[:warm]], 64))
+            runs: dict[str, list[Any]] = {"none": [], "witnessed": []}
+            for r in range(args.rounds):
+                chunk = entries[warm + r * args.entries : warm + (r + 1) * args.entries]
+                for name in ("none", "witnessed") if r % 2 == 0 else ("witnessed", "none"):
+                    calls = [("POST", "/v1/entries", e) for e in chunk]
+                    runs[name].append(asyncio.run(ba.drive_raw(servers[name], calls, args.concurrency)))
+        finally:
+            for process in processes:
+                ba.stop(process)
+    for name, done in runs.items():
+        statuses = {s for run in done for s in run.statuses}
+        if statuses != {201}:
+            raise SystemExit(f"unexpected statuses with {name} witnesses: {sorted(statuses)}")
+
+    def best(name: str) -> float:
+        return float(max(run.rate for run in runs[name]))
+
+    def latency(name: str, p: float) -> float:
+        return float(statistics.median(run.percentile(p) for run in runs[name]))
+
+    print(f"[{args.rounds} rounds of {args.entries} statements, concurrency {args.concurrency}, batch_ms "
+          f"{args.batch_ms}; rates: best round, latencies: median round]")
+    for name, label in (("none", "no witnesses"), ("witnessed", "3 witnesses, quorum 2")):
+        print(f"  {label:24} {best(name):7.0f} accepted/s  p50 {latency(name, 0.5):7.1f} ms  "
+              f"p99 {latency(name, 0.99):7.1f} ms")
+    figures = {
+        "append_per_s_no_witnesses": best("none"),
+        "append_per_s_witnessed": best("witnessed"),
+        "append_p50_ms_no_witnesses": latency("none", 0.5),
+        "append_p50_ms_witnessed": latency("witnessed", 0.5),
+        "append_p99_ms_no_witnesses": latency("none", 0.99),
+        "append_p99_ms_witnessed": latency("witnessed", 0.99),
+    }
+    figures["witnessed_vs_none_throughput"] = figures["append_per_s_witnessed"] / figures["append_per_s_no_witnesses"]
+    figures["witnessed_p99_extra_ms"] = figures["append_p99_ms_witnessed"] - figures["append_p99_ms_no_witnesses"]
+    print(f"  throughput witnessed / none = {figures['witnessed_vs_none_throughput']:.2f} (target >= 0.8); p99 "
+          f"{figures['witnessed_p99_extra_ms']:+.0f} ms (target <= +100 ms)")
+    return figures
+
+
+def _serve_witness_vkeys(directory: Path, vkeys: list[str]) -> tuple[subprocess.Popen[bytes], str]:
+    port = _free_port()
+    args = [sys.executable, "-m", "registry", "witness", "serve", str(directory), "--port", str(port)]
+    for vkey in vkeys:
+        args += ["--log", vkey]
+    process = subprocess.Popen(args, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                return process, url
+        except httpx.HTTPError:
+            time.sleep(0.05)
+    process.terminate()
+    raise SystemExit("a witness server did not start")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--seconds", type=float, default=3.0, help="duration of each measurement")
+    parser.add_argument("--seconds", type=float, default=3.0, help="part 1: duration of each measurement")
     parser.add_argument("--part", choices=["1", "2", "all"], default="all")
+    parser.add_argument("--entries", type=int, default=1500, help="part 2: statements per round")
+    parser.add_argument("--rounds", type=int, default=4, help="part 2: rounds per server (alternating)")
+    parser.add_argument("--concurrency", type=int, default=256, help="part 2: concurrent submissions")
+    parser.add_argument("--batch-ms", type=int, default=250, help="part 2: the batch window (scripts/run: 250)")
     args = parser.parse_args()
     figures: dict[str, float] = {}
     if args.part in ("1", "all"):
         figures.update(part1(args.seconds))
+    if args.part in ("2", "all"):
+        figures.update(part2(args))
     for name, value in figures.items():
-        print(f"{name}={value:.0f}")
+        print(f"{name}={value:.2f}" if "vs" in name else f"{name}={value:.0f}")
     return 0
 
 

@@ -139,11 +139,12 @@ class Publisher:
         """Publish a log-signed checkpoint once `quorum` witnesses have cosigned it (protocol §6.3-b).
 
         One collection runs at a time (`_collect_lock`): the batcher's and the retry thread's never
-        race each other to the witnesses. A checkpoint of the size already published is answered with
-        the published note (a log signs one tree per size).
+        race each other to the witnesses. A checkpoint at or below the published size is answered with
+        the published note, which covers it.
 
         Returns:
-            The published note: `note` itself without witnesses, else `note` with the cosignatures.
+            The published note: `note` itself without witnesses; else `note` with the cosignatures, or
+            the published checkpoint when it is at least as large.
 
         Raises:
             QuorumUnavailable (`witness_quorum_unavailable`): fewer than `quorum` witnesses cosigned in
@@ -156,7 +157,9 @@ class Publisher:
             return note
         with self._collect_lock:
             published = self._published
-            if published is not None and cp.size == self._published_size:
+            if published is not None and cp.size <= self._published_size:
+                # Already published at this size, or a later checkpoint is (the retry thread's): that
+                # one covers every entry of `note`, and witnesses never cosign below what they hold.
                 return published
             collected: Collected = self._pool.collect(note)
             self._persist(collected.note, cp.size)

@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from crypto.cosignature import verify_cosignatures
-from crypto.note import parse_note
+from crypto.note import parse_note, parse_vkey
 from registry.client import RegistryClient, ServerUnreachable
 from registry.errors import Rejected
 from registry.statements import format_entry
@@ -26,7 +26,7 @@ from registry.witness.state import WitnessState
 from tests.e2e.test_cli_server import Server, registry, serve
 from tests.factory import key
 from tests.integration.serverlog import append, bulk_log, declarations, make_data_dir
-from tests.witnessing import WitnessProcess, start_witnesses, witness_verifier, witness_vkey
+from tests.witnessing import WitnessProcess, race, start_witnesses, witness_verifier, witness_vkey
 
 VERIFIERS = [witness_verifier(n) for n in (1, 2, 3)]
 
@@ -88,6 +88,22 @@ def test_receipts_and_the_published_checkpoint_carry_the_quorum(witnessed: Witne
     assert cosigners(receipt.checkpoint) >= 2
     note = httpx.get(f"{witnessed.server.url}/checkpoint", timeout=10).content
     assert cosigners(note) >= 2 and published_size(witnessed) >= size_of(receipt.checkpoint) > receipt.index
+
+
+@pytest.mark.spec("6.3-b")
+def test_concurrent_submissions_all_get_verified_receipts_with_the_quorum(witnessed: Witnessed) -> None:
+    # Batches committed while an earlier checkpoint is being witnessed are answered with the newest
+    # cosigned checkpoint and an inclusion proof for its size; the client verifies every receipt.
+    def submit(i: int) -> tuple[int, bytes]:
+        with RegistryClient(witnessed.server.url, timeout_s=60,
+                            log_verifier=parse_vkey(witnessed.vkey)) as client:
+            receipt = client.submit(declaration(4000 + i))
+        return receipt.index, receipt.checkpoint
+
+    receipts = race(48, submit)
+    assert len({index for index, _ in receipts}) == 48
+    for index, note in receipts:
+        assert cosigners(note) >= 2 and size_of(note) > index
 
 
 @pytest.mark.spec("6.3-b", "6.3-c", "6.3-d")

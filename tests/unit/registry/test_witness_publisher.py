@@ -129,8 +129,9 @@ def test_the_published_checkpoint_never_moves_back(tmp_path: Path) -> None:
     old = log.checkpoint()
     log.append(5)
     p.publish(log.checkpoint())
-    with pytest.raises(QuorumUnavailable) as info:  # witnesses never cosign below what they hold
-        p.publish(old)
-    assert all(type(e).__name__ == "WitnessAhead" for e in info.value.collected.failures.values())
+    newer = p.published
+    # An older checkpoint (a slow batch behind the retry thread) is answered with the newer one, which
+    # covers it; the witnesses are not asked to cosign below what they hold.
+    assert p.publish(old) == newer
     assert p.published_size == 10
     p.close()
