@@ -22,7 +22,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +32,7 @@ from crypto.keyfile import read_key_file, write_key_file
 from crypto.keys import SigningKey
 from crypto.note import NoteSigner, parse_vkey
 
+from .atomic import write_atomic
 from .errors import ErrorCode, RegistryError, Rejection
 
 __all__ = [
@@ -215,18 +215,4 @@ def remove_data_dir_files(path: Path, *, remove_dir: bool) -> None:
 
 def _write_private(path: Path, data: bytes) -> None:
     """Write a new 0600 file atomically (temporary file, fsync, link into place)."""
-    temporary = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), _CONFIG_MODE)
-    try:
-        try:
-            os.fchmod(fd, _CONFIG_MODE)
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view) :]
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.link(temporary, path)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temporary)
+    write_atomic(path, data, mode=_CONFIG_MODE, exact_mode=True, overwrite=False)

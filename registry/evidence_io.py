@@ -6,13 +6,11 @@ Shell code: one atomic write. The format and its check are `registry.evidence` (
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
-import os
-import secrets
 from pathlib import Path
 from typing import Final
 
+from .atomic import write_atomic
 from .evidence import Evidence, format_evidence
 
 __all__ = ["write_evidence_file"]
@@ -35,15 +33,5 @@ def write_evidence_file(directory: Path, evidence: Evidence) -> Path:
     path = directory / f"evidence-{hashlib.sha256(data).hexdigest()[:16]}.json"
     if path.exists():
         return path
-    temporary = directory / f".{path.name}.{secrets.token_hex(8)}.tmp"
-    try:
-        with open(temporary, "xb") as file:
-            file.write(data)
-            file.flush()
-            os.fsync(file.fileno())
-        os.chmod(temporary, _FILE_MODE)
-        os.replace(temporary, path)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            temporary.unlink()
+    write_atomic(path, data, mode=_FILE_MODE, exact_mode=True)
     return path

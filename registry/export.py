@@ -22,8 +22,6 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
-import os
-import secrets
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +30,7 @@ from typing import TYPE_CHECKING, BinaryIO, Final
 from crypto import canonical
 from crypto.errors import MalformedEncoding
 
+from .atomic import open_atomic
 from .errors import ErrorCode, RegistryError, Rejection
 from .statements import MAX_LEAF_SIZE
 
@@ -254,32 +253,25 @@ def write_export(store: Store, path: Path, *, force: bool = False, progress: Pro
     meta = store.meta()
     header = ExportHeader(meta.origin, meta.log_vkey, meta.tree_size)
     size = header.tree_size
-    temporary = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o644)
-    try:
-        with os.fdopen(fd, "wb", buffering=1 << 20) as file:
-            file.write(format_header(header))
-            checkpoints = store.iter_checkpoints(1, size + 1)
-            next_checkpoint = next(checkpoints, None)
-            done = 0
-            for row in store.iter_entries(0, size):
-                file.write(format_leaf_line(row.index, row.leaf))
-                done = row.index + 1
-                while next_checkpoint is not None and next_checkpoint[0] <= done:
-                    if next_checkpoint[0] == done:
-                        file.write(format_checkpoint_line(*next_checkpoint))
-                    next_checkpoint = next(checkpoints, None)
-                if progress is not None and (done % 4096 == 0 or done == size):
-                    progress(done, size)
-            file.flush()
-            os.fsync(file.fileno())
+    # Replaced, not linked, into place: `force` was checked above, as before the atomic write.
+    with open_atomic(path, mode=0o644, buffering=1 << 20) as file:
+        file.write(format_header(header))
+        checkpoints = store.iter_checkpoints(1, size + 1)
+        next_checkpoint = next(checkpoints, None)
+        done = 0
+        for row in store.iter_entries(0, size):
+            file.write(format_leaf_line(row.index, row.leaf))
+            done = row.index + 1
+            while next_checkpoint is not None and next_checkpoint[0] <= done:
+                if next_checkpoint[0] == done:
+                    file.write(format_checkpoint_line(*next_checkpoint))
+                next_checkpoint = next(checkpoints, None)
+            if progress is not None and (done % 4096 == 0 or done == size):
+                progress(done, size)
         if done != size:
+            # Raised inside the block: the temporary file is removed and nothing is moved into place.
             message = f"the store returned {done} of its {size} leaves"
             raise RegistryError(Rejection(ErrorCode.AUDIT_MISMATCH, message, "5.7-a"))
-        os.replace(temporary, path)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temporary)
     # If the process dies here the export is complete; only its directory entry may not be durable yet.
     return header
 

@@ -37,7 +37,6 @@ import contextlib
 import fcntl
 import json
 import os
-import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -62,6 +61,7 @@ from crypto.tiles import (
     verify_tiles,
 )
 
+from .atomic import write_atomic
 from .client import RegistryClient
 from .errors import ErrorCode, RegistryError, Rejected, Rejection
 from .trust import TrustPolicy
@@ -200,25 +200,18 @@ class _Directory:
     def write(self, relative: str, data: bytes, *, durable: bool = False) -> None:
         """Write atomically (temporary file, rename); fsync the checkpoint, the commit point."""
         target = self.path / relative
-        temporary = self.path / "tmp" / f"{secrets.token_hex(8)}.tmp"
         try:
             target.parent.mkdir(mode=_DIR_MODE, parents=True, exist_ok=True)
-            with open(temporary, "xb") as file:
-                file.write(data)
-                if durable:
-                    file.flush()
-                    os.fsync(file.fileno())
-            os.chmod(temporary, _FILE_MODE)
-            os.replace(temporary, target)
-            if durable:
-                fd = os.open(target.parent, os.O_RDONLY)
-                try:
-                    os.fsync(fd)
-                finally:
-                    os.close(fd)
+            write_atomic(
+                target,
+                data,
+                mode=_FILE_MODE,
+                exact_mode=True,
+                fsync=durable,
+                fsync_dir=durable,
+                temp_dir=self.path / "tmp",
+            )
         except OSError as exc:
-            with contextlib.suppress(OSError):
-                temporary.unlink()
             raise _unavailable(f"cannot write {relative} to the mirror: {exc.strerror}") from None
 
 

@@ -26,7 +26,6 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
-import secrets
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Final
@@ -34,6 +33,7 @@ from typing import Final
 from crypto.errors import CryptoError
 from crypto.tiles import tile_entries_path, tile_path
 
+from .atomic import write_atomic
 from .errors import ErrorCode, RegistryError, Rejection
 
 __all__ = ["CacheBusy", "TileCache"]
@@ -118,28 +118,12 @@ class TileCache:
     def _write(self, relative: str, data: bytes, *, durable: bool = False) -> None:
         """Write `relative` atomically: a temporary file in DIR/tmp, then a rename ([9.6-g])."""
         path = self.directory / relative
-        temporary = self.directory / "tmp" / f"{secrets.token_hex(8)}.tmp"
         try:
             path.parent.mkdir(mode=_DIR_MODE, parents=True, exist_ok=True)
-            fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), _FILE_MODE)
-            try:
-                view = memoryview(data)
-                while view:
-                    view = view[os.write(fd, view) :]
-                if durable:
-                    os.fsync(fd)
-            finally:
-                os.close(fd)
-            os.replace(temporary, path)
-            if durable:
-                dir_fd = os.open(path.parent, os.O_RDONLY)
-                try:
-                    os.fsync(dir_fd)
-                finally:
-                    os.close(dir_fd)
+            write_atomic(
+                path, data, mode=_FILE_MODE, fsync=durable, fsync_dir=durable, temp_dir=self.directory / "tmp"
+            )
         except OSError as exc:
-            with contextlib.suppress(OSError):
-                temporary.unlink()
             raise _cache_error(f"cannot write {relative} to the cache: {exc.strerror}") from exc
         # If the process dies before the rename, the temporary file is removed by the next `open`.
 

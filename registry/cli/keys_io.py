@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import secrets
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -31,6 +30,7 @@ from crypto.errors import BadKey, CryptoError, MalformedEncoding, TooLarge
 from crypto.keyfile import key_file_is_encrypted, read_key_file
 from crypto.keys import SigningKey, fingerprint
 
+from ..atomic import write_atomic
 from ..errors import ErrorCode, Rejected, Rejection
 from ..statements import (
     MAX_ENTRY_SIZE,
@@ -154,31 +154,11 @@ def write_file_atomic(path: Path, data: bytes, *, force: bool = False, mode: int
                 mode = path.stat().st_mode & 0o777
     if not force and path.exists():
         raise FileExistsError(f"refusing to overwrite {path} (use --force)")
-    temporary = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), mode)
     try:
-        try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view) :]
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        if force:
-            os.replace(temporary, path)
-        else:
-            # link() fails if `path` appeared meanwhile, where rename() would silently replace it.
-            try:
-                os.link(temporary, path)
-            except FileExistsError:
-                raise FileExistsError(f"refusing to overwrite {path} (use --force)") from None
-            except OSError:
-                if path.exists():  # a filesystem without hard links: racy, but still refusing
-                    raise FileExistsError(f"refusing to overwrite {path} (use --force)") from None
-                os.replace(temporary, path)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temporary)
+        # Without `force`, the file is linked into place: link() fails if `path` appeared meanwhile.
+        write_atomic(path, data, mode=mode, overwrite=force)
+    except FileExistsError:
+        raise FileExistsError(f"refusing to overwrite {path} (use --force)") from None
     # If the process dies here the file is complete; only its directory entry may not be durable yet.
 
 

@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
-import secrets
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Final
@@ -27,6 +25,7 @@ from typing import Final
 from crypto.errors import CryptoError
 from crypto.note import SIG_TYPE_COSIGNATURE, NoteVerifier, format_vkey, parse_vkey
 
+from ..atomic import fsync_directory, write_atomic
 from ..errors import ErrorCode, RegistryError, Rejected, Rejection
 from ..trust import TrustPolicy
 from .client import WitnessEndpoint
@@ -236,30 +235,14 @@ def save_witness_config(data_dir: Path, config: WitnessConfig) -> None:
         RegistryError (`unavailable`): the file cannot be written; the old one is untouched.
     """
     path = Path(data_dir) / WITNESSES_FILE
-    temporary = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
     data = format_witness_config(config)
     try:
-        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), _FILE_MODE)
-        try:
-            os.fchmod(fd, _FILE_MODE)
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view) :]
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(temporary, path)
-        with contextlib.suppress(OSError):
-            dir_fd = os.open(path.parent, os.O_RDONLY)
-            try:
-                os.fsync(dir_fd)
-            finally:
-                os.close(dir_fd)
+        write_atomic(path, data, mode=_FILE_MODE, exact_mode=True)
     except OSError as exc:
         raise _error(ErrorCode.UNAVAILABLE, f"cannot write {path}: {exc.strerror}") from None
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temporary)
+    # Best effort: the new file is in place, so a failure here must not report the old one untouched.
+    with contextlib.suppress(OSError):
+        fsync_directory(path.parent)
 
 
 def trust_policy(config: WitnessConfig, log_vkey: str) -> TrustPolicy:

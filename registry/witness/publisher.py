@@ -21,8 +21,6 @@ one collection at a time under `_collect_lock`.
 from __future__ import annotations
 
 import contextlib
-import os
-import secrets
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -35,6 +33,7 @@ from crypto.cosignature import verify_cosignatures
 from crypto.errors import CryptoError
 from crypto.note import NoteVerifier, parse_note
 
+from ..atomic import write_atomic
 from ..errors import ErrorCode, RegistryError, Rejection
 from .client import DEFAULT_TIMEOUT_S, Collected, ProofFn, QuorumUnavailable, WitnessPool
 from .config import WitnessConfig
@@ -180,18 +179,8 @@ class Publisher:
         with self._lock:
             if size < self._published_size:
                 return
-            temporary = self._path.with_name(f".{self._path.name}.{secrets.token_hex(8)}.tmp")
-            try:
-                fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-                try:
-                    os.write(fd, note)
-                    os.fsync(fd)
-                finally:
-                    os.close(fd)
-                os.replace(temporary, self._path)
-            except OSError:
-                with contextlib.suppress(OSError):
-                    temporary.unlink()
+            with contextlib.suppress(OSError):
+                write_atomic(self._path, note, mode=0o644)
 
     def start_retries(self, latest: Callable[[], bytes | None], interval_s: float = RETRY_INTERVAL_S) -> None:
         """Start the thread that offers the newest checkpoint again while it is not published
