@@ -326,12 +326,16 @@ def _code(response: httpx.Response) -> str:
         return ""
 
 
-def client_worker(base: str, numbers: Sequence[int], obs: Observer, stop: threading.Event) -> None:
-    """Submit statements in order, each until it gets a final answer (201, or 409 duplicate_entry)."""
+def client_worker(
+    base: str, numbers: Sequence[int], obs: Observer, stop: threading.Event, go: threading.Event
+) -> None:
+    """Submit statements in order, each until it gets a final answer (201, or 409 duplicate_entry);
+    wait while `go` is clear."""
     with httpx.Client(base_url=base, timeout=60) as client:
         for number in numbers:
             entry = obs.statements[number]
             while not stop.is_set():
+                go.wait()
                 try:
                     response = client.post("/v1/entries", content=entry, headers=_JSON)
                 except httpx.TransportError:
@@ -480,6 +484,7 @@ class CrashReport:
     acknowledged: int
     duplicates: int
     seconds: float
+    down_s: float  # from each kill until the restarted server was checked (the clients waited)
     tree_size: int
     checkpoints_seen: int
     startup_s: list[float]
@@ -493,6 +498,11 @@ class CrashReport:
     def statements_per_s(self) -> float:
         return (self.acknowledged + self.duplicates) / self.seconds if self.seconds else 0.0
 
+    @property
+    def statements_per_up_s(self) -> float:
+        up = self.seconds - self.down_s
+        return (self.acknowledged + self.duplicates) / up if up > 0 else 0.0
+
     def lines(self) -> list[str]:
         mean_startup = sum(self.startup_s) / len(self.startup_s) if self.startup_s else 0.0
         out = [
@@ -500,7 +510,8 @@ class CrashReport:
             f"kills survived: {self.kills} (mean restart to ready {mean_startup:.2f} s)",
             f"statements: {self.statements}; acknowledged (201) {self.acknowledged}; logged but answer lost "
             f"(409 duplicate_entry on resubmission) {self.duplicates}",
-            f"{self.statements_per_s:.1f} statements/s over {self.seconds:.1f} s, kills and restarts included",
+            f"{self.statements_per_s:.1f} statements/s over {self.seconds:.1f} s, kills and restarts included; "
+            f"{self.statements_per_up_s:.1f} statements/s while the server was up ({self.seconds - self.down_s:.1f} s)",
             f"client retries: {self.transport_errors} transport errors, {self.unavailable} 503 unavailable",
             f"tree size {self.tree_size}; distinct checkpoints seen {self.checkpoints_seen}",
             f"registry audit --server: {'ok' if self.audit_server_ok else 'FAILED'}; "
@@ -536,9 +547,10 @@ def run_crash_loop(
     server = Server(data, free_port(), batch_ms, folder / "server.log")
     startups = [server.start()]
     check_served_log(server.base, obs, "first start")
-    stop = threading.Event()
+    stop, go = threading.Event(), threading.Event()
+    go.set()
     workers = [
-        threading.Thread(target=client_worker, args=(server.base, range(c, statements, clients), obs, stop),
+        threading.Thread(target=client_worker, args=(server.base, range(c, statements, clients), obs, stop, go),
                          name=f"client-{c}", daemon=True)
         for c in range(clients)
     ]
@@ -546,21 +558,26 @@ def run_crash_loop(
     started = time.perf_counter()
     for thread in [*workers, poller]:
         thread.start()
-    # The kill points: `kills` distinct counts of statements with a final answer, drawn at random below
-    # 95% of the load (so that statements are in flight at every kill), each followed by a random delay
-    # of tens of milliseconds (so that the kill falls anywhere in the cycle of a batch: queued, being
-    # committed, committed but not yet answered).
-    span = max(2, statements * 95 // 100)
-    points = sorted(rng.sample(range(1, span), min(kills, span - 1)))
-    killed = 0
+    # The kill moments: before each kill, a random number of further statements must get their answer
+    # (uniform in [0, 2 x the statements left below 90% of the load / the kills left], so that the kills
+    # spread over the load and statements are in flight at every one of them), then a random delay of
+    # tens of milliseconds, so that the kill falls anywhere in a batch's cycle: queued, being committed,
+    # committed but not yet answered. The clients pause from the kill until the restarted server has
+    # been checked, so that the count of kills does not depend on how long a restart takes.
+    span = statements * 90 // 100
+    killed, down_s = 0, 0.0
     try:
-        for point in points:
-            while len(obs.done) < point and any(w.is_alive() for w in workers) and not obs.violations:
+        for k in range(kills):
+            budget = max(0, span - len(obs.done))
+            target = len(obs.done) + rng.randint(0, 2 * budget // (kills - k))
+            while len(obs.done) < target and any(w.is_alive() for w in workers) and not obs.violations:
                 time.sleep(0.002)
             if not any(w.is_alive() for w in workers) or obs.violations:
                 break
-            time.sleep(min(0.5, rng.expovariate(1 / 0.05)))
+            time.sleep(rng.uniform(0.0, 0.1))
+            down = time.perf_counter()
             server.kill()
+            go.clear()
             killed += 1
             try:
                 startups.append(server.start())
@@ -568,8 +585,11 @@ def run_crash_loop(
                 obs.violation(f"after kill {killed}: {exc}\n{server.tail()}")
                 break
             check_served_log(server.base, obs, f"after kill {killed}")
+            go.set()
+            down_s += time.perf_counter() - down
             if killed % 10 == 0 or killed == kills:
                 say(f"  kill {killed}/{kills}: {len(obs.done)}/{statements} statements in, tree size {obs.max_size}")
+        go.set()
         while any(w.is_alive() for w in workers) and not obs.violations:
             time.sleep(0.01)
         stop.set()
@@ -603,6 +623,7 @@ def run_crash_loop(
         acknowledged=len(obs.acked),
         duplicates=len(obs.duplicates),
         seconds=seconds,
+        down_s=down_s,
         tree_size=size,
         checkpoints_seen=len(obs.texts),
         startup_s=startups[1:],
@@ -634,6 +655,8 @@ def main() -> int:
     print(f"statements_acknowledged={report.acknowledged}")
     print(f"statements_duplicate={report.duplicates}")
     print(f"statements_per_s={report.statements_per_s:.1f}")
+    print(f"statements_per_up_s={report.statements_per_up_s:.1f}")
+    print(f"restart_s={sum(report.startup_s) / max(1, len(report.startup_s)):.2f}")
     print(f"tree_size={report.tree_size}")
     print(f"checkpoints_seen={report.checkpoints_seen}")
     print(f"audit_ok={int(report.audit_data_ok and report.audit_server_ok)}")
