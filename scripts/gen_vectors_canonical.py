@@ -15,14 +15,15 @@ Usage: scripts/gen_vectors_canonical.py [--check]   (--check: compare with the f
 
 from __future__ import annotations
 
-import argparse
-import json
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.append(str(Path(__file__).resolve().parent))  # scripts/vectorio.py, also when loaded by a test
+
+import vectorio
 
 from crypto.canonical import MAX_SAFE_INTEGER, decode, decode_canonical, encode
 from crypto.errors import CryptoError
@@ -257,32 +258,14 @@ def build() -> dict[str, str]:
             vector["input_hex"] = case.data.hex()
         if case.max_size is not None:
             vector["max_size"] = case.max_size
-        files[f"{case.name}.json"] = json.dumps(vector, indent=2, sort_keys=True, ensure_ascii=True) + "\n"
+        files[f"{case.name}.json"] = vectorio.render(vector, ensure_ascii=True)
     if len(files) != len(_cases()):
         raise SystemExit("two cases share a name")
     return files
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--check", action="store_true", help="compare with the files on disk")
-    args = parser.parse_args()
-    files = build()
-    on_disk = {path.name: path.read_text(encoding="utf-8") for path in OUT_DIR.glob("*.json")}
-    if args.check:
-        if on_disk != files:
-            stale = sorted(set(on_disk) ^ set(files) | {n for n in files if on_disk.get(n) != files[n]})
-            print("vectors differ from the generator: " + ", ".join(stale))
-            return 1
-        print(f"{len(files)} vectors up to date")
-        return 0
-    OUT_DIR.mkdir(parents=True, exist_ok=True)
-    for name in sorted(set(on_disk) - set(files)):
-        (OUT_DIR / name).unlink()
-    for name, text in files.items():
-        (OUT_DIR / name).write_text(text, encoding="utf-8")
-    print(f"wrote {len(files)} vectors to {OUT_DIR.relative_to(ROOT)}")
-    return 0
+    return vectorio.main(None, lambda: {OUT_DIR: {n.removesuffix(".json"): t for n, t in build().items()}}, __doc__)
 
 
 if __name__ == "__main__":

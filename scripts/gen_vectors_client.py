@@ -12,11 +12,13 @@ Usage: scripts/gen_vectors_client.py [--check]   (--check: exit 1 if the files d
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.append(str(Path(__file__).resolve().parent))  # scripts/vectorio.py, also when loaded by a test
+
+import vectorio
 
 from crypto.tiles import TILE_HEIGHT, TILE_WIDTH, tile_entries_path, tile_path, tiles_for_size
 
@@ -50,23 +52,12 @@ def build() -> dict[str, str]:
     files = {}
     for name, old, new, desc in CASES:
         case = {"desc": desc, "section": "9.6-h", "old_size": old, "new_size": new, "fetched": plan(old, new)}
-        files[f"{name}.json"] = json.dumps(case, indent=2, sort_keys=True) + "\n"
+        files[f"{name}.json"] = vectorio.render(case, ensure_ascii=True)
     return files
 
 
 def main() -> int:
-    files = build()
-    if "--check" in sys.argv[1:]:
-        stale = [n for n, text in files.items() if not (OUT / n).exists() or (OUT / n).read_text("utf-8") != text]
-        if stale:
-            print(f"stale vectors: {', '.join(stale)}")
-            return 1
-        return 0
-    OUT.mkdir(parents=True, exist_ok=True)
-    for name, text in files.items():
-        (OUT / name).write_text(text, "utf-8")
-    print(f"wrote {len(files)} vectors to {OUT}")
-    return 0
+    return vectorio.main(None, lambda: {OUT: {n.removesuffix(".json"): t for n, t in build().items()}}, __doc__)
 
 
 if __name__ == "__main__":

@@ -26,13 +26,15 @@ Usage: scripts/gen_vectors_credential.py [--check]   (--check: exit 1 if a file 
 from __future__ import annotations
 
 import hashlib
-import json
 import sys
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.append(str(Path(__file__).resolve().parent))  # scripts/vectorio.py, also when loaded by a test
+
+import vectorio
 
 from crypto import smt
 from crypto.checkpoint import Checkpoint, sign_checkpoint
@@ -466,26 +468,11 @@ def build_vectors() -> dict[str, dict[str, Any]]:
 
 
 def render(case: dict[str, Any]) -> str:
-    return json.dumps(case, indent=1, ensure_ascii=False, sort_keys=True) + "\n"
+    return vectorio.render(case, indent=1)
 
 
 def main(argv: list[str]) -> int:
-    cases = build_vectors()
-    if "--check" in argv:
-        stale = [
-            n
-            for n, c in cases.items()
-            if not (OUT / f"{n}.json").is_file() or (OUT / f"{n}.json").read_text(encoding="utf-8") != render(c)
-        ]
-        extra = sorted(p.stem for p in OUT.glob("*.json") if p.stem not in cases)
-        for name in stale + extra:
-            print(f"stale: tests/vectors/credential/{name}.json")
-        return 1 if stale or extra else 0
-    OUT.mkdir(parents=True, exist_ok=True)
-    for name, case in cases.items():
-        (OUT / f"{name}.json").write_text(render(case), encoding="utf-8")
-    print(f"wrote {len(cases)} vectors to {OUT}")
-    return 0
+    return vectorio.main(argv, lambda: {OUT: {n: render(c) for n, c in build_vectors().items()}}, __doc__)
 
 
 if __name__ == "__main__":

@@ -24,12 +24,14 @@ Cases:
 
 from __future__ import annotations
 
-import argparse
 import hashlib
-import json
 import sys
 from pathlib import Path
 from typing import Any
+
+sys.path.append(str(Path(__file__).resolve().parent))  # scripts/vectorio.py, also when loaded by a test
+
+import vectorio
 
 P = 2**255 - 19
 L = 2**252 + 27742317777372353535851937790883648493
@@ -457,13 +459,10 @@ def build() -> dict[str, dict[str, Any]]:
     return cases
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--out", type=Path, default=Path(__file__).resolve().parents[1] / "tests" / "vectors" / "ed25519"
-    )
-    parser.add_argument("--check", action="store_true", help="compare with the files on disk instead of writing")
-    args = parser.parse_args(argv)
+OUT = Path(__file__).resolve().parents[1] / "tests" / "vectors" / "ed25519"
+
+
+def _files() -> dict[str, str]:
     cases = build()
     # Self-check: every constructed case the lax equation should accept does.
     for name, case in cases.items():
@@ -473,19 +472,11 @@ def main(argv: list[str] | None = None) -> int:
             assert _cofactorless_holds(
                 bytes.fromhex(case["public_key"]), bytes.fromhex(case["message"]), bytes.fromhex(case["signature"])
             ), name
-    differences = 0
-    args.out.mkdir(parents=True, exist_ok=True)
-    for name, case in sorted(cases.items()):
-        text = json.dumps(case, indent=2, sort_keys=True) + "\n"
-        path = args.out / f"{name}.json"
-        if args.check:
-            if not path.exists() or path.read_text() != text:
-                print(f"differs: {path}")
-                differences += 1
-        else:
-            path.write_text(text)
-    print(f"{len(cases)} vectors {'checked' if args.check else 'written'} in {args.out}")
-    return 1 if differences else 0
+    return {name: vectorio.render(case, ensure_ascii=True) for name, case in sorted(cases.items())}
+
+
+def main(argv: list[str] | None = None) -> int:
+    return vectorio.main(argv, lambda: {OUT: _files()}, __doc__)
 
 
 if __name__ == "__main__":

@@ -23,6 +23,9 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.append(str(Path(__file__).resolve().parent))  # scripts/vectorio.py, also when loaded by a test
+
+import vectorio
 
 from crypto.keys import SigningKey
 from crypto.note import NoteSigner
@@ -169,22 +172,11 @@ def cases() -> dict[str, dict[str, Any]]:
 
 
 def build() -> dict[str, str]:
-    return {f"{name}.json": json.dumps(case, indent=2, ensure_ascii=False) + "\n" for name, case in cases().items()}
+    return {f"{name}.json": vectorio.render(case, sort_keys=False) for name, case in cases().items()}
 
 
 def main() -> int:
-    files = build()
-    if "--check" in sys.argv[1:]:
-        stale = [n for n, text in files.items() if not (OUT / n).exists() or (OUT / n).read_text("utf-8") != text]
-        extra = sorted(p.name for p in OUT.glob("*.json") if p.name not in files) if OUT.exists() else []
-        for name in stale + extra:
-            print(f"stale vector: {name}")
-        return 1 if stale or extra else 0
-    OUT.mkdir(parents=True, exist_ok=True)
-    for name, text in files.items():
-        (OUT / name).write_text(text, "utf-8")
-    print(f"wrote {len(files)} vectors to {OUT}")
-    return 0
+    return vectorio.main(None, lambda: {OUT: {n.removesuffix(".json"): t for n, t in build().items()}}, __doc__)
 
 
 if __name__ == "__main__":

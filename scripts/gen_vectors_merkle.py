@@ -10,9 +10,12 @@ Usage: gen_vectors_merkle.py [--check]   (--check exits 1 if the committed files
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
+
+sys.path.append(str(Path(__file__).resolve().parent))  # scripts/vectorio.py, also when loaded by a test
+
+import vectorio
 
 from crypto.merkle import EMPTY_ROOT, MemoryNodeStore, MerkleTree, hash_leaves
 
@@ -115,27 +118,11 @@ def generate() -> dict[str, dict[str, object]]:
 
 def render(case: dict[str, object]) -> str:
     """The exact file text of a case."""
-    return json.dumps(case, indent=2, sort_keys=True) + "\n"
+    return vectorio.render(case, ensure_ascii=True)
 
 
 def main(argv: list[str]) -> int:
-    cases = generate()
-    if "--check" in argv:
-        existing = {p.stem: p.read_text(encoding="utf-8") for p in OUT.glob("*.json")}
-        expected = {name: render(case) for name, case in cases.items()}
-        if existing != expected:
-            print("tests/vectors/merkle differs from scripts/gen_vectors_merkle.py output")
-            return 1
-        print(f"merkle vectors up to date: {len(cases)} cases")
-        return 0
-    OUT.mkdir(parents=True, exist_ok=True)
-    for stale in OUT.glob("*.json"):
-        if stale.stem not in cases:
-            stale.unlink()
-    for name, case in cases.items():
-        (OUT / f"{name}.json").write_text(render(case), encoding="utf-8")
-    print(f"wrote {len(cases)} merkle vectors to {OUT}")
-    return 0
+    return vectorio.main(argv, lambda: {OUT: {n: render(c) for n, c in generate().items()}}, __doc__)
 
 
 if __name__ == "__main__":

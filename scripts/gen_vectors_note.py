@@ -23,12 +23,14 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import json
 import sys
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.append(str(Path(__file__).resolve().parent))  # scripts/vectorio.py, also when loaded by a test
+
+import vectorio
 
 from crypto.checkpoint import Checkpoint, format_checkpoint, sign_checkpoint
 from crypto.cosignature import cosign, cosigner_vkey
@@ -475,26 +477,11 @@ def build_vectors() -> dict[str, dict[str, Any]]:
 
 def render(case: dict[str, Any]) -> str:
     """The exact file content of one case."""
-    return json.dumps(case, indent=2, ensure_ascii=False, sort_keys=True) + "\n"
+    return vectorio.render(case)
 
 
 def main(argv: list[str]) -> int:
-    cases = build_vectors()
-    if "--check" in argv:
-        stale = [
-            n
-            for n, c in cases.items()
-            if not (OUT / f"{n}.json").is_file() or (OUT / f"{n}.json").read_text(encoding="utf-8") != render(c)
-        ]
-        extra = sorted(p.stem for p in OUT.glob("*.json") if p.stem not in cases)
-        for name in stale + extra:
-            print(f"stale: tests/vectors/note/{name}.json")
-        return 1 if stale or extra else 0
-    OUT.mkdir(parents=True, exist_ok=True)
-    for name, case in cases.items():
-        (OUT / f"{name}.json").write_text(render(case), encoding="utf-8")
-    print(f"wrote {len(cases)} vectors to {OUT}")
-    return 0
+    return vectorio.main(argv, lambda: {OUT: {n: render(c) for n, c in build_vectors().items()}}, __doc__)
 
 
 if __name__ == "__main__":

@@ -22,12 +22,14 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import json
 import sys
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.append(str(Path(__file__).resolve().parent))  # scripts/vectorio.py, also when loaded by a test
+
+import vectorio
 
 from crypto.checkpoint import Checkpoint, sign_checkpoint
 from crypto.cosignature import cosign, cosigner_vkey
@@ -234,29 +236,17 @@ def evidence_cases() -> dict[str, dict[str, Any]]:
 
 def render(case: dict[str, Any]) -> str:
     """The exact file content of one case."""
-    return json.dumps(case, indent=2, ensure_ascii=False, sort_keys=True) + "\n"
-
-
-def _sync(out: Path, cases: dict[str, dict[str, Any]], check: bool) -> list[str]:
-    rel = out.relative_to(ROOT)
-    if check:
-        stale = [n for n, c in cases.items()
-                 if not (out / f"{n}.json").is_file() or (out / f"{n}.json").read_text(encoding="utf-8") != render(c)]
-        extra = sorted(p.stem for p in out.glob("*.json") if p.stem not in cases)
-        return [f"{rel}/{n}.json" for n in stale + extra]
-    out.mkdir(parents=True, exist_ok=True)
-    for name, case in cases.items():
-        (out / f"{name}.json").write_text(render(case), encoding="utf-8")
-    print(f"wrote {len(cases)} vectors to {rel}")
-    return []
+    return vectorio.render(case)
 
 
 def main(argv: list[str]) -> int:
-    check = "--check" in argv
-    stale = _sync(OUT_WITNESS, witness_cases(), check) + _sync(OUT_EVIDENCE, evidence_cases(), check)
-    for name in stale:
-        print(f"stale: {name}")
-    return 1 if stale else 0
+    def build() -> dict[Path, dict[str, str]]:
+        return {
+            OUT_WITNESS: {n: render(c) for n, c in witness_cases().items()},
+            OUT_EVIDENCE: {n: render(c) for n, c in evidence_cases().items()},
+        }
+
+    return vectorio.main(argv, build, __doc__)
 
 
 if __name__ == "__main__":
