@@ -153,10 +153,10 @@ def cases() -> dict[str, dict[str, Any]]:
         _replace_line(good, 1, lines[0].replace('":', '": ', 1)), "5.7-a")
     bad("tree-size-too-large", "the header claims more leaves than the file holds", _edit(good, 1, tree_size=4))
     bad("tree-size-too-small", "the file holds a leaf beyond the header's tree size", _edit(good, 1, tree_size=2))
-    bad("leaf-index-gap", "the second leaf is missing (and its checkpoint follows the first)", _drop_line(good, 4))
-    bad("leaf-index-wrong", "a leaf line names another index", _edit(good, 4, index=7))
+    bad("leaf-index-gap", "the second entry leaf is missing (a state leaf follows the first one's state leaf)", _drop_line(good, 5))
+    bad("leaf-index-wrong", "a leaf line names another index", _edit(good, 5, index=7))
     bad("checkpoint-before-its-leaf", "a checkpoint line comes before the leaf that completes its size",
-        _swap_lines(good, 4, 5))
+        _swap_lines(good, 6, 7))
     bad("missing-final-checkpoint", "the file ends after the last leaf, without the checkpoint of the tree size",
         "\n".join(lines[:-1]) + "\n")
     bad("truncated-line", "the last line was cut before its newline", good[:-1])

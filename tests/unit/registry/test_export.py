@@ -74,7 +74,7 @@ def test_valid_export_replays_and_its_checkpoints_verify(tmp_path: Path) -> None
     path = _write(tmp_path, _case("valid-three-entries")["inputs"]["file"])
     export = read_export(path)
     state = replay(export.leaves())
-    assert state.size == export.header.tree_size == 3
+    assert state.size == export.header.tree_size == 6  # three entries, each sealed by a state leaf
     verifier = parse_vkey(export.header.log_vkey)
     hashes: list[bytes] = []
     for record in export.records():
@@ -117,5 +117,5 @@ def test_records_yield_the_good_records_before_the_first_bad_line(tmp_path: Path
     with pytest.raises(RegistryError) as info:
         for record in read_export(path).records():
             seen.append(record)
-    assert [type(r) for r in seen] == [ExportLeaf, ExportCheckpoint]
-    assert "line 4" in info.value.message
+    assert [type(r) for r in seen] == [ExportLeaf, ExportLeaf, ExportCheckpoint]
+    assert "line 5" in info.value.message
