@@ -3,10 +3,11 @@ an append, before and after its commit, ends acknowledged and present or refused
 log verifies after a restart (protocol §5.6-d, §5.6-h, §9.2-c).
 
 The points are the calls the store makes to its `Faults` hook during one append, recorded rather than
-listed (every name of `STEPS`, and any step a later version adds). Each is run through the sequencer
-(the script's cases, on SQLite and PostgreSQL) and through the HTTP API of the in-process app, where
-the client sees `503 unavailable` and resolves it by resubmitting, to the same server or to a restarted
-one.
+listed (every name of `STEPS`, and any step a later version adds; the batch's state leaf is written in
+the `entries` step). Each is run through the sequencer (the script's cases, on SQLite and PostgreSQL)
+and through the HTTP API of the in-process app, where the client sees `503 unavailable` and resolves it
+by resubmitting, to the same server or to a restarted one. The witness round, which runs after the
+commit outside the store, is faulted in its transport, before and after the witness cosigns.
 """
 
 from __future__ import annotations
@@ -22,13 +23,18 @@ import pytest
 
 from api.app import Settings, create_app
 from api.runtime import OpenedLog
-from crypto.note import parse_vkey
+from crypto.checkpoint import open_checkpoint
+from crypto.cosignature import verify_cosignatures
+from crypto.note import parse_note, parse_vkey
 from registry.datadir import open_data_dir
 from registry.sequencer import Sequencer
 from registry.store import STEPS, Faults, Store
+from registry.witness.config import WitnessConfig, add_witness, load_witness_config, save_witness_config, set_quorum
+from registry.witness.publisher import Publisher
 from tests.conftest import postgres_url
 from tests.integration.apisupport import api_client, check_receipt
 from tests.reliability import load_script
+from tests.witnessing import WitnessRouter, make_witness, witness_verifier, witness_vkey
 
 fault_inject = load_script("fault_inject")
 
@@ -150,3 +156,119 @@ def test_a_fault_through_the_api_is_a_503_that_a_resubmission_resolves(tmp_path:
             for problem in asyncio.run(_api_case(path, point, resolution, entries)):
                 failures.append(f"{point} / {resolution}: {problem}")
     assert failures == []
+
+
+# --- the witness round (protocol §6.3-b, §6.3-c) -------------------------------------------------------
+# Not a step of the store: the batcher collects the witnesses' cosignatures after the commit. Its two
+# failure points are injected in the transport to a real in-process witness: "before" (the request never
+# reaches the witness) and "after" (the witness verified, stored the new size and cosigned; the answer
+# is lost). Either way the batch is committed and unpublished: the client gets 503
+# `witness_quorum_unavailable`, a resubmission is `duplicate_entry`, and the next batch is published
+# with the witness's cosignature, on the same server or a restarted one.
+
+
+class _FlakyWitness:
+    """A transport to a real witness (`WitnessRouter`) that fails once, when armed."""
+
+    def __init__(self, router: WitnessRouter, hook: str) -> None:
+        self.router, self.hook = router, hook
+        self.armed = self.fired = False
+        self.transport = httpx.MockTransport(self._handle)
+
+    def _handle(self, request: httpx.Request) -> httpx.Response:
+        if self.armed and not self.fired:
+            self.fired = True
+            if self.hook == "before":
+                raise httpx.ConnectError("injected: the witness is unreachable", request=request)
+            self.router.transport.handle_request(request)  # the witness cosigns and stores the size
+            raise httpx.ReadError("injected: the witness's answer was lost", request=request)
+        return self.router.transport.handle_request(request)
+
+
+def _stored_root(sequencer: Sequencer, size: int) -> bytes | None:
+    note = sequencer.checkpoint(size)
+    return None if note is None else open_checkpoint(note, sequencer.verifier)[0].root_hash
+
+
+def _witnessed_source(
+    path: Path, transport: httpx.BaseTransport, publishers: list[Publisher]
+) -> Callable[[], contextlib.AbstractContextManager[OpenedLog]]:
+    """As `api.app.data_dir_source` for a log with witnesses, with the witness transport injected, and
+    retries only at startup (so that no retry races the batch for the injected failure)."""
+
+    @contextlib.contextmanager
+    def opened() -> Iterator[OpenedLog]:
+        data = open_data_dir(path)
+        with Store.open(data.database_url({}), writable=True) as store:
+            sequencer = Sequencer.open(store, data.signer(), lambda: fault_inject.NOW_MS)
+            publisher = Publisher(sequencer.verifier, load_witness_config(path), sequencer.consistency_proof,
+                                  directory=path, transport=transport, timeout=5)
+            publishers.append(publisher)
+            try:
+                publisher.restore(lambda size: _stored_root(sequencer, size))
+                publisher.start_retries(lambda: sequencer.latest_checkpoint, interval_s=3600)
+                yield OpenedLog(store, sequencer, publisher)
+            finally:
+                publisher.close()
+
+    return opened
+
+
+async def _until_published(publisher: Publisher, size: int) -> None:
+    for _ in range(500):
+        if publisher.published_size >= size:
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"the checkpoint of size {size} was never published")
+
+
+async def _witness_case(tmp_path: Path, hook: str, resolution: str) -> None:
+    path = fault_inject.make_log(tmp_path / "log")
+    signer = open_data_dir(path).signer()
+    config = set_quorum(add_witness(WitnessConfig(0, ()), witness_vkey(1), "http://witness1.test"), 1)
+    save_witness_config(path, config)
+    router = WitnessRouter({"witness1.test": make_witness(tmp_path, 1, logs=(signer,))})
+    flaky = _FlakyWitness(router, hook)
+    publishers: list[Publisher] = []
+    entries = fault_inject.statements(3000, 3)
+    app = create_app(_witnessed_source(path, flaky.transport, publishers), Settings(batch_ms=50))
+    async with api_client(app) as client:
+        with fault_inject.open_sequencer(path) as reader:
+            await _until_published(publishers[-1], reader.size)  # the startup publication, unfaulted
+        flaky.armed = True
+        first = await _post_all(client, entries)
+        assert flaky.fired
+        refused = [r for r in first if r.status_code != 201]
+        assert refused, "no submission saw the witness failure"
+        assert {(r.status_code, _code(r)) for r in refused} == {(503, "witness_quorum_unavailable")}
+        # Nothing unwitnessed is published: GET /checkpoint still serves an older, cosigned checkpoint.
+        published = (await client.get("/checkpoint")).content
+        with fault_inject.open_sequencer(path) as reader:
+            assert open_checkpoint(published, reader.verifier)[0].size < reader.size
+        if resolution == "retry":
+            again = await _post_all(client, [e for e, r in zip(entries, first, strict=True) if r.status_code != 201])
+            fresh = await _post_all(client, fault_inject.statements(3100, 1))
+    if resolution == "restart":
+        restarted = create_app(_witnessed_source(path, router.transport, publishers), Settings(batch_ms=50))
+        async with api_client(restarted) as client:
+            again = await _post_all(client, [e for e, r in zip(entries, first, strict=True) if r.status_code != 201])
+            fresh = await _post_all(client, fault_inject.statements(3100, 1))
+    # The refused statements were logged all the same ([9.2-c]); the next batch is witnessed again.
+    assert {(r.status_code, _code(r)) for r in again} == {(409, "duplicate_entry")}
+    assert fresh[0].status_code == 201, fresh[0].text
+    note = str(fresh[0].json()["checkpoint"]).encode()
+    verify_cosignatures(parse_note(note), [witness_verifier(1)], 1)
+    with fault_inject.open_sequencer(path) as sequencer:
+        assert all(i is not None for i in fault_inject._present(sequencer, entries))
+        assert open_checkpoint(note, sequencer.verifier)[0].size == sequencer.size
+    code, output = fault_inject.audit_data_dir(path)
+    assert code == 0, output
+
+
+@pytest.mark.spec("9.2-c")
+@pytest.mark.parametrize("resolution", ["retry", "restart"])
+@pytest.mark.parametrize("hook", ["before", "after"])
+def test_a_witness_round_failure_is_a_503_the_entries_stay_logged_and_the_next_batch_is_witnessed(
+    tmp_path: Path, hook: str, resolution: str
+) -> None:
+    asyncio.run(_witness_case(tmp_path, hook, resolution))
