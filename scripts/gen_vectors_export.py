@@ -153,7 +153,8 @@ def cases() -> dict[str, dict[str, Any]]:
         _replace_line(good, 1, lines[0].replace('":', '": ', 1)), "5.7-a")
     bad("tree-size-too-large", "the header claims more leaves than the file holds", _edit(good, 1, tree_size=4))
     bad("tree-size-too-small", "the file holds a leaf beyond the header's tree size", _edit(good, 1, tree_size=2))
-    bad("leaf-index-gap", "the second entry leaf is missing (a state leaf follows the first one's state leaf)", _drop_line(good, 5))
+    bad("leaf-index-gap", "the second entry leaf is missing (a state leaf follows the first one's state leaf)",
+        _drop_line(good, 5))
     bad("leaf-index-wrong", "a leaf line names another index", _edit(good, 5, index=7))
     bad("checkpoint-before-its-leaf", "a checkpoint line comes before the leaf that completes its size",
         _swap_lines(good, 6, 7))
