@@ -40,9 +40,6 @@ import hashlib
 import itertools
 import json
 import os
-import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -54,8 +51,10 @@ from multiprocessing import get_context
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.append(str(Path(__file__).resolve().parent))  # scripts/serverproc.py, also when loaded by a test
 
 import httpx
+from serverproc import Server
 
 from crypto.checkpoint import parse_checkpoint
 from crypto.keys import SigningKey
@@ -157,67 +156,11 @@ def make_log(folder: Path, now_ms: int) -> FloodLog:
 # --- the server --------------------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@dataclass
-class Server:
-    """`registry serve` in a child process, its output in two files."""
-
-    process: subprocess.Popen[bytes]
-    url: str
-    out: Path
-    err: Path
-
-    @classmethod
-    def start(cls, data: Path, folder: Path, *, batch_ms: int = 250, host: str = "127.0.0.1",
-              extra_env: dict[str, str] | None = None, cwd: Path = ROOT) -> Server:
-        port = free_port()
-        env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"} | (extra_env or {})
-        out, err = folder / "server.out", folder / "server.err"
-        with open(out, "wb") as o, open(err, "wb") as e:
-            process = subprocess.Popen(
-                [sys.executable, "-m", "registry", "serve", "--data", str(data), "--host", host,
-                 "--port", str(port), "--batch-ms", str(batch_ms)],
-                stdout=o, stderr=e, cwd=cwd, env=env,
-            )  # fmt: skip
-        server = cls(process, f"http://{host}:{port}", out, err)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{server.url}/healthz", timeout=2).status_code == 200:
-                    return server
-            except httpx.TransportError:
-                pass
-            if process.poll() is not None:
-                break
-            time.sleep(0.1)
-        output = server.stop()
-        raise RuntimeError(f"the server did not start:\n{output}")
-
-    @property
-    def pid(self) -> int:
-        return self.process.pid
-
-    def rss_kb(self) -> dict[str, int]:
-        """VmRSS and VmHWM (peak) of the server process, in kB."""
-        status = Path(f"/proc/{self.pid}/status").read_text()
-        return {line.split(":")[0]: int(line.split()[1]) for line in status.splitlines()
-                if line.startswith(("VmRSS:", "VmHWM:"))}  # fmt: skip
-
-    def stop(self) -> str:
-        """Stop the server as Ctrl-C does and return everything it printed."""
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGINT)
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        return self.out.read_text("utf-8", "replace") + self.err.read_text("utf-8", "replace")
+def start_server(data: Path, folder: Path, *, batch_ms: int = 250) -> Server:
+    """`registry serve` as scripts/run starts it, in a child process, its output in folder/server.out and
+    folder/server.err; `stop()` is Ctrl-C's SIGINT (SIGKILL after 30 s) and returns that output."""
+    return Server.serve(data, host="127.0.0.1", batch_ms=batch_ms, out=folder / "server.out",
+                        err=folder / "server.err", stop_timeout_s=30).start()  # fmt: skip
 
 
 def tree_size(base: str) -> int:
@@ -462,7 +405,7 @@ def main() -> int:
         log = make_log(folder, time.time_ns() // 1_000_000)
         kinds = make_payloads(log, args.per_kind)
         work = list(schedule(kinds, args.total))
-        server = Server.start(log.data, folder, batch_ms=args.batch_ms)
+        server = start_server(log.data, folder, batch_ms=args.batch_ms)
         try:
             base = server.url
             size_before = tree_size(base)

@@ -39,7 +39,7 @@ flood = _load()
 def test_a_flood_of_refused_submissions_appends_nothing_and_gets_the_right_codes(tmp_path: Path) -> None:
     log = flood.make_log(tmp_path, time.time_ns() // 1_000_000)
     work = list(flood.schedule(flood.make_payloads(log, 50), TOTAL))
-    server = flood.Server.start(log.data, tmp_path)
+    server = flood.start_server(log.data, tmp_path)
     try:
         size_before = flood.tree_size(server.url)
         rss_before = server.rss_kb()["VmRSS"]
@@ -64,7 +64,7 @@ def test_a_flood_of_refused_submissions_appends_nothing_and_gets_the_right_codes
 def test_a_rate_limited_submission_carries_retry_after_and_an_oversized_one_is_refused_unread(tmp_path: Path) -> None:
     log = flood.make_log(tmp_path, time.time_ns() // 1_000_000)
     kinds = flood.make_payloads(log, 1)
-    server = flood.Server.start(log.data, tmp_path, batch_ms=20)
+    server = flood.start_server(log.data, tmp_path, batch_ms=20)
     try:
         with httpx.Client(base_url=server.url, timeout=30) as client:
             limited = client.post("/v1/entries", content=kinds["rate_limited"][0])
