@@ -35,11 +35,9 @@ import argparse
 import contextlib
 import hashlib
 import json
-import os
 import random
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -50,9 +48,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.append(str(Path(__file__).resolve().parent))  # scripts/serverproc.py, also when loaded by a test
 
 import httpx
 import sqlalchemy as sa
+from serverproc import Server, ServerStartError, child_env, free_port
 from sqlalchemy.engine import make_url
 
 from crypto.checkpoint import Checkpoint, open_checkpoint
@@ -61,7 +61,7 @@ from crypto.keys import SigningKey
 from crypto.merkle import leaf_hash, verify_consistency, verify_inclusion
 from crypto.note import NoteVerifier, parse_vkey
 from crypto.tiles import TILE_WIDTH, parse_entry_bundle, tile_entries_path
-from registry.datadir import DATABASE_URL_ENV, create_data_dir
+from registry.datadir import create_data_dir
 from registry.errors import Rejected
 from registry.sequencer import init_log
 from registry.statements import (
@@ -178,74 +178,22 @@ def postgres_schema(base_url: str, prefix: str) -> Iterator[str]:
 # --- the server process ----------------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+def crash_server(data: Path, port: int, batch_ms: int, log_path: Path) -> Server:
+    """`registry serve` as ./scripts/run starts it, on a fixed port (a restart after a kill reuses it), its
+    output appended to `log_path`; `stop()` is a clean SIGTERM (SIGKILL after 20 s), `kill()` a SIGKILL.
+    Not started."""
+    return Server.serve(data, port=port, host="127.0.0.1", batch_ms=batch_ms, out=log_path,
+                        stop_signal=signal.SIGTERM)  # fmt: skip
 
 
-def child_env() -> dict[str, str]:
-    """The environment of our child processes: the data directory alone chooses the database."""
-    return {k: v for k, v in os.environ.items() if k != DATABASE_URL_ENV}
+def start(server: Server) -> float:
+    """Start the server and wait (up to 120 s) until /healthz answers 200; returns the seconds it took.
 
-
-class Server:
-    """`registry serve` in a child process that we start, kill and restart by its process id."""
-
-    def __init__(self, data: Path, port: int, batch_ms: int, log_path: Path) -> None:
-        self.data, self.port, self.batch_ms, self.log_path = data, port, batch_ms, log_path
-        self.base = f"http://127.0.0.1:{port}"
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self, timeout_s: float = 120.0) -> float:
-        """Start the server and wait until /healthz answers 200; returns the seconds it took.
-
-        Raises:
-            RuntimeError: the server exited or did not become ready (its log is in `log_path`).
-        """
-        command = [sys.executable, "-m", "registry", "serve", "--data", str(self.data), "--host", "127.0.0.1",
-                   "--port", str(self.port), "--batch-ms", str(self.batch_ms)]
-        t0 = time.monotonic()
-        with open(self.log_path, "ab") as out:
-            self.process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT, env=child_env())
-        while time.monotonic() - t0 < timeout_s:
-            try:
-                if httpx.get(f"{self.base}/healthz", timeout=2).status_code == 200:
-                    return time.monotonic() - t0
-            except httpx.TransportError:
-                pass
-            if self.process.poll() is not None:
-                break
-            time.sleep(0.02)
-        self.kill()
-        raise RuntimeError(f"the server did not start (exit {self.process.returncode}); see {self.log_path}")
-
-    @property
-    def running(self) -> bool:
-        return self.process is not None and self.process.poll() is None
-
-    def kill(self) -> None:
-        """SIGKILL, as a power cut or the OOM killer would: no shutdown code runs."""
-        if self.process is not None and self.process.poll() is None:
-            os.kill(self.process.pid, signal.SIGKILL)
-        if self.process is not None:
-            self.process.wait()
-
-    def stop(self) -> None:
-        """A clean stop (SIGTERM), or SIGKILL after 20 s."""
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.kill()
-
-    def tail(self, lines: int = 20) -> str:
-        try:
-            return "\n".join(self.log_path.read_text("utf-8", "replace").splitlines()[-lines:])
-        except OSError:
-            return ""
+    Raises:
+        ServerStartError (a RuntimeError): the server exited or did not become ready; the message holds
+            the end of its log.
+    """
+    return server.start(timeout_s=120, poll_s=0.02).ready_s
 
 
 # --- what the clients saw --------------------------------------------------------------------------------
@@ -544,17 +492,17 @@ def run_crash_loop(
     say(f"pre-signed {statements} statements and created the log ({database}) in {time.perf_counter() - t0:.1f} s; "
         f"seed {seed}, {clients} clients, batch_ms {batch_ms}")
     obs = Observer(parse_vkey(vkey), plan.statements)
-    server = Server(data, free_port(), batch_ms, folder / "server.log")
-    startups = [server.start()]
-    check_served_log(server.base, obs, "first start")
+    server = crash_server(data, free_port(), batch_ms, folder / "server.log")
+    startups = [start(server)]
+    check_served_log(server.url, obs, "first start")
     stop, go = threading.Event(), threading.Event()
     go.set()
     workers = [
-        threading.Thread(target=client_worker, args=(server.base, range(c, statements, clients), obs, stop, go),
+        threading.Thread(target=client_worker, args=(server.url, range(c, statements, clients), obs, stop, go),
                          name=f"client-{c}", daemon=True)
         for c in range(clients)
     ]
-    poller = threading.Thread(target=checkpoint_poller, args=(server.base, obs, stop), daemon=True)
+    poller = threading.Thread(target=checkpoint_poller, args=(server.url, obs, stop), daemon=True)
     started = time.perf_counter()
     for thread in [*workers, poller]:
         thread.start()
@@ -580,11 +528,11 @@ def run_crash_loop(
             go.clear()
             killed += 1
             try:
-                startups.append(server.start())
-            except RuntimeError as exc:
-                obs.violation(f"after kill {killed}: {exc}\n{server.tail()}")
+                startups.append(start(server))
+            except ServerStartError as exc:
+                obs.violation(f"after kill {killed}: {exc}")
                 break
-            check_served_log(server.base, obs, f"after kill {killed}")
+            check_served_log(server.url, obs, f"after kill {killed}")
             go.set()
             down_s += time.perf_counter() - down
             if killed % 10 == 0 or killed == kills:
@@ -598,10 +546,10 @@ def run_crash_loop(
         seconds = time.perf_counter() - started
         size, audit_server_ok = 0, False
         if server.running:
-            size = check_served_log(server.base, obs, "at the end")
+            size = check_served_log(server.url, obs, "at the end")
             if not obs.violations:
-                check_final_content(server.base, obs, size)
-            code, output = run_cli("audit", "--server", server.base, "--log-key", vkey, "--workers", "1", "--json")
+                check_final_content(server.url, obs, size)
+            code, output = run_cli("audit", "--server", server.url, "--log-key", vkey, "--workers", "1", "--json")
             audit_server_ok = code == 0
             if not audit_server_ok:
                 obs.violation(f"registry audit --server failed (exit {code}): {output.strip()[-500:]}")

@@ -73,7 +73,8 @@ def child_env(drop: Iterable[str] = (DATABASE_URL_ENV,), extra: Mapping[str, str
 
 
 class ServerStartError(RuntimeError):
-    """The server exited, or did not answer its readiness check in time; the message holds its output."""
+    """The server exited, or did not answer its readiness check in time; the message holds the end of its
+    output (the files may hold the output of earlier runs too)."""
 
 
 @dataclass
@@ -195,7 +196,7 @@ class Server:
 
         Raises:
             ServerStartError: the process exited, or did not answer within `timeout_s` (it is then
-                killed); the message holds its output.
+                killed); the message holds the last 40 lines of its output.
         """
         t0 = time.monotonic()
         while self.process is not None and time.monotonic() - t0 < timeout_s:
@@ -209,7 +210,7 @@ class Server:
             time.sleep(poll_s)
         self.kill()
         code = None if self.process is None else self.process.returncode
-        raise ServerStartError(f"the server did not start (exit {code}):\n{self.output()}")
+        raise ServerStartError(f"the server did not start (exit {code}); its last output:\n{self.tail(40)}")
 
     def start(self, timeout_s: float = 60.0, poll_s: float = 0.1) -> Server:
         """`launch()`, then `wait_ready()`; records the seconds it took in `ready_s`. Starting again after

@@ -67,7 +67,7 @@ def test_the_plan_is_valid_in_any_order(tmp_path: Path) -> None:
 
 def test_a_restart_that_fails_is_a_violation(tmp_path: Path) -> None:
     """The loop's own check: a server that does not come back is reported, not waited for forever."""
-    server = crash_loop.Server(tmp_path / "no-such-dir", crash_loop.free_port(), 25, tmp_path / "server.log")
+    server = crash_loop.crash_server(tmp_path / "no-such-dir", crash_loop.free_port(), 25, tmp_path / "server.log")
     with pytest.raises(RuntimeError):
         server.start(timeout_s=60)
     assert not server.running
