@@ -32,9 +32,8 @@ import hashlib
 import json
 import os
 import random
-import socket
+import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -43,10 +42,12 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.append(str(Path(__file__).resolve().parent))  # scripts/serverproc.py, also when loaded by a script
 
 import httpx
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
+from serverproc import Server, free_port
 
 from crypto.keys import SigningKey
 from registry.datadir import create_data_dir
@@ -147,36 +148,20 @@ def serve_bare(port: int) -> None:
 # --- processes -------------------------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+def start_server(data: Path, batch_ms: int, log: Path) -> Server:
+    """`registry serve` exactly as ./scripts/run starts it, ready; its output in `log`. It inherits this
+    process's environment, DATABASE_URL included (the database `make_log` wrote to). `stop()`: SIGTERM."""
+    server = Server.serve(data, host="127.0.0.1", batch_ms=batch_ms, out=log, env=dict(os.environ),
+                          stop_signal=signal.SIGTERM)  # fmt: skip
+    return server.start()
 
 
-def start(args: Sequence[str], url: str, log: Path) -> subprocess.Popen[bytes]:
-    env = {k: v for k, v in os.environ.items()}
-    with open(log, "wb") as out:
-        process = subprocess.Popen(list(args), stdout=out, stderr=subprocess.STDOUT, cwd=ROOT, env=env)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(url, timeout=2).status_code < 500:
-                return process
-        except httpx.TransportError:
-            pass
-        if process.poll() is not None:
-            break
-        time.sleep(0.1)
-    process.kill()
-    raise SystemExit(f"server did not start: {' '.join(args)}\n{log.read_text()}")
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        process.kill()
+def start_bare(log: Path) -> Server:
+    """The bare app (this script with `--serve-bare PORT`) with the same uvicorn settings, ready."""
+    port = free_port()
+    command = (sys.executable, str(Path(__file__).resolve()), "--serve-bare", str(port))
+    server = Server(command, port, out=log, env=dict(os.environ), ready_path="/bare/x", stop_signal=signal.SIGTERM)
+    return server.start()
 
 
 # --- load ------------------------------------------------------------------------------------------------
@@ -342,13 +327,9 @@ def main() -> int:
         print(f"pre-signed {len(entries)} declarations ({len(entries[0])} bytes each) in "
               f"{time.perf_counter() - t0:.1f} s; database: {database}; batch_ms {args.batch_ms}; "
               f"{os.cpu_count()} cores shared by clients and servers")
-        port, bare_port = free_port(), free_port()
-        base, bare = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{bare_port}"
-        command = [sys.executable, "-m", "registry", "serve", "--data", str(data), "--host", "127.0.0.1",
-                   "--port", str(port), "--batch-ms", str(args.batch_ms)]
-        server = start(command, f"{base}/healthz", folder / "server.log")
-        bare_server = start([sys.executable, str(Path(__file__).resolve()), "--serve-bare", str(bare_port)],
-                            f"{bare}/bare/x", folder / "bare.log")
+        server = start_server(data, args.batch_ms, folder / "server.log")
+        bare_server = start_bare(folder / "bare.log")
+        base, bare = server.url, bare_server.url
         rng = random.Random(4)
         try:
             asyncio.run(drive_raw(base, [("POST", "/v1/entries", e) for e in entries[:warm]], 64))
@@ -364,8 +345,8 @@ def main() -> int:
                     position += args.entries
                 results[name] = measure(name, driver, base, bare, chunks, picks, args)
         finally:
-            stop(server)
-            stop(bare_server)
+            server.stop()
+            bare_server.stop()
     for name, figures in results.items():
         for figure, value in figures.items():
             print(f"{figure}_{name}={value:.2f}" if "vs" in figure else f"{figure}_{name}={value:.0f}")

@@ -27,10 +27,7 @@ import argparse
 import asyncio
 import hashlib
 import importlib.util
-import os
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -41,6 +38,9 @@ from typing import Any
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.append(str(Path(__file__).resolve().parent))  # scripts/serverproc.py
+
+from serverproc import Server
 
 from crypto.checkpoint import Checkpoint, sign_checkpoint
 from crypto.keys import SigningKey
@@ -95,29 +95,9 @@ def bench_in_process(seconds: float) -> float:
     return done / elapsed
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _serve_witness(directory: Path, logs: list[_Log]) -> tuple[subprocess.Popen[bytes], str]:
-    port = _free_port()
-    args = [sys.executable, "-m", "registry", "witness", "serve", str(directory), "--port", str(port)]
-    for log in logs:
-        args += ["--log", log.signer.vkey]
-    process = subprocess.Popen(args, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                return process, url
-        except httpx.HTTPError:
-            time.sleep(0.05)
-    process.terminate()
-    raise SystemExit("the witness server did not start")
+def _serve_witness(directory: Path, vkeys: list[str]) -> Server:
+    """`registry witness serve DIR --log VKEY...` on a free loopback port, ready (its output discarded)."""
+    return Server.witness(directory, vkeys).start(timeout_s=30, poll_s=0.05)
 
 
 def bench_http(seconds: float, clients: int) -> float:
@@ -126,7 +106,8 @@ def bench_http(seconds: float, clients: int) -> float:
         create_witness_dir(directory, "bench-witness.example", SigningKey.from_seed(b"\x09" * 32))
         logs = [_Log(f"bench{i}.example/log") for i in range(clients)]
         bodies = [_prepare(log, 50) for log in logs]
-        process, url = _serve_witness(directory, logs)
+        witness = _serve_witness(directory, [log.signer.vkey for log in logs])
+        url = witness.url
         counts = [0] * clients
         stop = time.perf_counter() + seconds
         errors: list[str] = []
@@ -153,8 +134,7 @@ def bench_http(seconds: float, clients: int) -> float:
                 t.join()
             elapsed = time.perf_counter() - start
         finally:
-            process.terminate()
-            process.wait(timeout=10)
+            witness.stop()
         if errors:
             raise SystemExit(f"witness refused a request: {errors[0]}")
     return sum(counts) / elapsed
@@ -194,23 +174,21 @@ def part2(args: argparse.Namespace) -> dict[str, float]:
         plain, entries, _ = ba.make_log(folder / "plain", count, now)
         witnessed, _, _ = ba.make_log(folder / "witnessed", count, now)
         vkey = open_data_dir(witnessed).config.log_vkey
-        processes: list[subprocess.Popen[bytes]] = []
+        processes: list[Server] = []
         try:
             config = WitnessConfig(0, ())
             for n in (1, 2, 3):
                 directory = folder / f"w{n}"
                 create_witness_dir(directory, f"witness{n}.bench.example", SigningKey.generate())
-                process, url = _serve_witness_vkeys(directory, [vkey])
-                processes.append(process)
-                config = add_witness(config, open_witness_dir(directory).vkey, url)
+                witness = _serve_witness(directory, [vkey])
+                processes.append(witness)
+                config = add_witness(config, open_witness_dir(directory).vkey, witness.url)
             save_witness_config(witnessed, set_quorum(config, 2))
             servers = {}
             for name, data in (("none", plain), ("witnessed", witnessed)):
-                port = _free_port()
-                command = [sys.executable, "-m", "registry", "serve", "--data", str(data), "--host", "127.0.0.1",
-                           "--port", str(port), "--batch-ms", str(args.batch_ms)]
-                processes.append(ba.start(command, f"http://127.0.0.1:{port}/healthz", folder / f"{name}.log"))
-                servers[name] = f"http://127.0.0.1:{port}"
+                server = ba.start_server(data, args.batch_ms, folder / f"{name}.log")
+                servers[name] = server.url
+                processes.append(server)
             for base in servers.values():
                 asyncio.run(ba.drive_raw(base, [("POST", "/v1/entries", e) for e in entries[:warm]], 64))
             runs: dict[str, list[Any]] = {"none": [], "witnessed": []}
@@ -221,7 +199,7 @@ def part2(args: argparse.Namespace) -> dict[str, float]:
                     runs[name].append(asyncio.run(ba.drive_raw(servers[name], calls, args.concurrency)))
         finally:
             for process in processes:
-                ba.stop(process)
+                process.stop()
     for name, done in runs.items():
         statuses = {s for run in done for s in run.statuses}
         if statuses != {201}:
@@ -251,25 +229,6 @@ def part2(args: argparse.Namespace) -> dict[str, float]:
     print(f"  throughput witnessed / none = {figures['witnessed_vs_none_throughput']:.2f} (target >= 0.8); p99 "
           f"{figures['witnessed_p99_extra_ms']:+.0f} ms (target <= +100 ms)")
     return figures
-
-
-def _serve_witness_vkeys(directory: Path, vkeys: list[str]) -> tuple[subprocess.Popen[bytes], str]:
-    port = _free_port()
-    args = [sys.executable, "-m", "registry", "witness", "serve", str(directory), "--port", str(port)]
-    for vkey in vkeys:
-        args += ["--log", vkey]
-    process = subprocess.Popen(args, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                return process, url
-        except httpx.HTTPError:
-            time.sleep(0.05)
-    process.terminate()
-    raise SystemExit("a witness server did not start")
 
 
 def main() -> int:
