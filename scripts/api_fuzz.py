@@ -38,7 +38,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from flood import Server, make_log, tree_size
+from flood import make_log, start_server, tree_size
 
 from crypto.tiles import tile_entries_path, tile_path, tiles_for_size
 
@@ -116,7 +116,7 @@ def main() -> int:
         log = make_log(folder, time.time_ns() // 1_000_000)
         config = folder / "schemathesis.toml"
         reports = folder / "reports"
-        server = Server.start(log.data, folder, batch_ms=10)
+        server = start_server(log.data, folder, batch_ms=10)
         try:
             config.write_text(config_for(list(log.members), tree_size(server.url)), "utf-8")
             command = [

@@ -54,7 +54,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.append(str(Path(__file__).resolve().parent))  # scripts/serverproc.py, also when loaded by a test
 
 import httpx
-from serverproc import Server
+from serverproc import Server, child_env
 
 from crypto.checkpoint import parse_checkpoint
 from crypto.keys import SigningKey
@@ -156,11 +156,13 @@ def make_log(folder: Path, now_ms: int) -> FloodLog:
 # --- the server --------------------------------------------------------------------------------------
 
 
-def start_server(data: Path, folder: Path, *, batch_ms: int = 250) -> Server:
-    """`registry serve` as scripts/run starts it, in a child process, its output in folder/server.out and
-    folder/server.err; `stop()` is Ctrl-C's SIGINT (SIGKILL after 30 s) and returns that output."""
-    return Server.serve(data, host="127.0.0.1", batch_ms=batch_ms, out=folder / "server.out",
-                        err=folder / "server.err", stop_timeout_s=30).start()  # fmt: skip
+def start_server(data: Path, folder: Path, *, batch_ms: int = 250, host: str = "127.0.0.1",
+                 extra_env: dict[str, str] | None = None, cwd: Path = ROOT) -> Server:
+    """`registry serve` as scripts/run starts it, in a child process (no DATABASE_URL, plus `extra_env`), its
+    output in folder/server.out and folder/server.err; `stop()` is Ctrl-C's SIGINT (SIGKILL after 30 s) and
+    returns that output."""
+    return Server.serve(data, host=host, batch_ms=batch_ms, out=folder / "server.out", err=folder / "server.err",
+                        env=child_env(extra=extra_env), cwd=cwd, stop_timeout_s=30).start()  # fmt: skip
 
 
 def tree_size(base: str) -> int:

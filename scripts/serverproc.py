@@ -115,13 +115,15 @@ class Server:
         out: Path | None = None,
         err: Path | None = None,
         env: Mapping[str, str] | None = None,
+        cwd: Path = ROOT,
         stop_signal: int = signal.SIGINT,
         stop_timeout_s: float = 20.0,
     ) -> Server:
         """`python -m registry serve --data DATA [--host H] --port P [--batch-ms MS] EXTRA...` (not started).
 
         `host` and `batch_ms` are passed only when given, so that the server's defaults can be tested (its
-        default host is 127.0.0.1). `port`: a free port by default. `env`: `child_env()` by default.
+        default host is 127.0.0.1). `port`: a free port by default. `env`: `child_env()` by default. `cwd`:
+        the checkout by default (another directory needs the package installed, as in the project's venv).
         """
         port = free_port() if port is None else port
         command = [sys.executable, "-m", "registry", "serve", "--data", str(data)]
@@ -131,7 +133,7 @@ class Server:
         if batch_ms is not None:
             command += ["--batch-ms", str(batch_ms)]
         return cls(tuple(command) + tuple(extra), port, host or "127.0.0.1", out, err,
-                   child_env() if env is None else env, stop_signal=stop_signal,
+                   child_env() if env is None else env, cwd, stop_signal=stop_signal,
                    stop_timeout_s=stop_timeout_s)  # fmt: skip
 
     @classmethod

@@ -168,8 +168,8 @@ def test_no_canary_and_no_client_address_reaches_any_file_or_output(tmp_path: Pa
     now = time.time_ns() // 1_000_000
     log = flood.make_log(server_dir, now)
     env = {"TMPDIR": str(server_dir / "tmp"), "HOME": str(server_dir / "home")}
-    server = flood.Server.start(log.data, server_dir, batch_ms=20, host=SERVER_HOST, extra_env=env,
-                                cwd=server_dir / "work")
+    server = flood.start_server(log.data, server_dir, batch_ms=20, host=SERVER_HOST, extra_env=env,
+                               cwd=server_dir / "work")
     en = declaration_hash(flood.DECLARATIONS["en"])
     free_founders = log.founders[flood.SPONSORED :]  # these have not used their statement of the day
     answers: list[httpx.Response] = []
