@@ -13,16 +13,12 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import pytest
 from click.testing import CliRunner
 
@@ -30,6 +26,8 @@ from registry.cli import cli, load_commands
 from registry.statements import format_entry
 from tests.factory import key
 from tests.integration.serverlog import append, bulk_log, declarations, make_data_dir
+from tests.servers import Server as Server  # noqa: PLC0414 (an explicit re-export: other tests import it from here)
+from tests.servers import free_port
 
 load_commands()
 
@@ -58,46 +56,10 @@ def registry(*args: object, check: int | None = None, subprocess_: bool = False)
     return result
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@dataclass
-class Server:
-    url: str
-    process: subprocess.Popen[bytes]
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGINT)
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-
-
 def serve(data: Path, log_path: Path) -> Server:
-    port = free_port()
-    with open(log_path, "wb") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "registry", "serve", "--data", str(data), "--port", str(port), "--batch-ms", "0"],
-            stdout=out, stderr=subprocess.STDOUT, cwd=ROOT, env=ENV,
-        )
-    server = Server(f"http://127.0.0.1:{port}", process)
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if httpx.get(f"{server.url}/healthz", timeout=2).status_code == 200:
-                return server
-        except httpx.TransportError:
-            pass
-        if process.poll() is not None or time.monotonic() > deadline:
-            server.stop()
-            raise AssertionError(f"the server did not start:\n{log_path.read_text('utf-8', 'replace')}")
-        time.sleep(0.1)
+    """`registry serve --data DATA --port P --batch-ms 0` on a free port, ready; its stdout and stderr in
+    `log_path`; `stop()` as Ctrl-C does."""
+    return Server.serve(data, batch_ms=0, out=log_path, env=ENV).start()
 
 
 @dataclass

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import time
 from pathlib import Path
@@ -22,31 +21,9 @@ from registry.witness.config import load_witness_config
 from tests.e2e.test_cli_server import serve
 from tests.factory import key
 from tests.integration.serverlog import append, bulk_log, declarations, make_data_dir
+from tests.servers import free_ports
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def free_ports(count: int) -> int:
-    """A first port such that it and the next count - 1 are free on loopback now."""
-    for _ in range(50):
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            base = int(s.getsockname()[1])
-        if base + count > 65535:
-            continue
-        sockets = []
-        try:
-            for port in range(base, base + count):
-                sock = socket.socket()
-                sockets.append(sock)
-                sock.bind(("127.0.0.1", port))
-            return base
-        except OSError:
-            continue
-        finally:
-            for sock in sockets:
-                sock.close()
-    raise RuntimeError("no free consecutive ports")
 
 
 def run_witnesses(data: Path, base: int) -> subprocess.Popen[bytes]:

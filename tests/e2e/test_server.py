@@ -4,13 +4,7 @@ and the server's output holds no client address, request line or client-supplied
 
 from __future__ import annotations
 
-import os
 import re
-import signal
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,65 +27,38 @@ from registry.cli import cli, load_commands
 from registry.statements import Reason, Revoke
 from tests.integration.apisupport import check_receipt, member_id, signed
 from tests.integration.logdata import ORIGIN, T0, Community, declare_entry, vouch_entry
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from tests.servers import Server
 
 
 @dataclass
-class Server:
-    url: str
+class LogServer:
+    """A started `registry serve` and the verifier key of the log it serves."""
+
+    process: Server
     vkey: str
-    process: subprocess.Popen[bytes]
-    out: Path
-    err: Path
+
+    @property
+    def url(self) -> str:
+        return self.process.url
 
     def stop(self) -> str:
         """Stop the server (as Ctrl-C does) and return everything it printed."""
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGINT)
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        return self.out.read_text("utf-8", "replace") + self.err.read_text("utf-8", "replace")
+        return self.process.stop()
 
 
-def start_server(tmp_path: Path, community: Community, *extra: str) -> Server:
+def start_server(tmp_path: Path, community: Community, *extra: str) -> LogServer:
+    """`registry init` a log of `community`, then `registry serve --data DIR --port P EXTRA...` (no --host:
+    the default, loopback), its stdout and stderr in tmp_path/server.out and server.err."""
     load_commands()
     policy = tmp_path / "policy.json"
     policy.write_bytes(community.genesis())
     data = tmp_path / "log"
-    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
     args = ["init", str(data), "--policy", str(policy), "--origin", ORIGIN]
     result = CliRunner().invoke(cli, args, env={"DATABASE_URL": None})
     assert result.exit_code == 0, result.stderr
     vkey = result.stdout.splitlines()[-1]
-    port = free_port()
-    out, err = tmp_path / "server.out", tmp_path / "server.err"
-    with open(out, "wb") as o, open(err, "wb") as e:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "registry", "serve", "--data", str(data), "--port", str(port), *extra],
-            stdout=o, stderr=e, cwd=ROOT, env=env,
-        )
-    server = Server(f"http://127.0.0.1:{port}", vkey, process, out, err)
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if httpx.get(f"{server.url}/healthz", timeout=2).status_code == 200:
-                return server
-        except httpx.TransportError:
-            pass
-        if process.poll() is not None or time.monotonic() > deadline:
-            output = server.stop()
-            raise AssertionError(f"the server did not start:\n{output}")
-        time.sleep(0.1)
+    server = Server.serve(data, extra=extra, out=tmp_path / "server.out", err=tmp_path / "server.err")
+    return LogServer(server.start(), vkey)
 
 
 @pytest.fixture
@@ -100,13 +67,13 @@ def community() -> Community:
 
 
 @pytest.fixture
-def server(tmp_path: Path, community: Community) -> Iterator[Server]:
+def server(tmp_path: Path, community: Community) -> Iterator[LogServer]:
     srv = start_server(tmp_path, community, "--batch-ms", "20")
     yield srv
     srv.stop()
 
 
-def submit(client: httpx.Client, server: Server, entry: bytes) -> dict[str, object]:
+def submit(client: httpx.Client, server: LogServer, entry: bytes) -> dict[str, object]:
     response = client.post("/v1/entries", content=entry, headers={"content-type": "application/json"})
     assert response.status_code == 201, response.text
     body: dict[str, object] = response.json()
@@ -122,7 +89,7 @@ def status(client: httpx.Client, key_hex: str) -> str:
 
 
 @pytest.mark.spec("9.2-a", "9.3-a", "9.4-a", "9.4-b", "9.4-c", "9.1-h")
-def test_member_joins_is_vouched_for_and_revoked_over_http(server: Server, community: Community) -> None:
+def test_member_joins_is_vouched_for_and_revoked_over_http(server: LogServer, community: Community) -> None:
     founders = community.founders
     newcomer = Community.member(1)
     with httpx.Client(base_url=server.url, timeout=30) as client:  # 127.0.0.1: the default --host
