@@ -4,11 +4,8 @@ and a witness in a temporary directory. Keys come from fixed seeds; time is an e
 from __future__ import annotations
 
 import hashlib
-import os
 import subprocess
-import sys
 import threading
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
@@ -23,6 +20,8 @@ from crypto.note import NoteSigner, NoteVerifier, format_note, parse_vkey
 from registry.witness.client import WitnessEndpoint
 from registry.witness.state import WitnessState
 from registry.witness.witness import Witness
+from tests.servers import Server
+from tests.servers import free_port as free_port  # noqa: PLC0414 (re-exported: tests import it from here)
 
 ORIGIN = "registry.example/log"
 LOG_KEY = SigningKey.from_seed(hashlib.sha256(b"antiwar-registry test log seed").digest())
@@ -169,27 +168,20 @@ def race(count: int, attempt: Callable[[int], T]) -> list[T]:
     return [r for r in results if r is not None]
 
 
-def free_port() -> int:
-    """A TCP port on loopback that nothing listens on right now."""
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 class WitnessProcess:
-    """`registry witness serve DIR --log VKEY... --port P` as a real subprocess on loopback.
+    """`registry witness serve DIR --log VKEY... --port P` as a real subprocess on loopback (a `Server` of
+    scripts/serverproc.py), its output in DIR.log beside DIR.
 
-    `stop()` ends it (by its own Popen handle) and `start()` starts it again on the same port, with the
-    same directory and therefore the same state."""
+    `stop()` ends it (SIGTERM, SIGKILL after 10 s) and `start()` starts it again on the same port, with the
+    same directory and therefore the same state. `process` is None until started and after `stop()`."""
 
     def __init__(self, n: int, directory: Path, log_vkeys: list[str], port: int | None = None) -> None:
         self.n = n
         self.directory = directory
         self.log_vkeys = log_vkeys
-        self.port = port or free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.server = Server.witness(directory, log_vkeys, port=port, out=directory.with_name(f"{directory.name}.log"))
+        self.port = self.server.port
+        self.url = self.server.url
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -197,37 +189,21 @@ class WitnessProcess:
         return WitnessEndpoint(witness_verifier(self.n), self.url)
 
     def start(self) -> WitnessProcess:
-        root = Path(__file__).resolve().parents[1]
-        args = [sys.executable, "-m", "registry", "witness", "serve", str(self.directory), "--port", str(self.port)]
-        for vkey in self.log_vkeys:
-            args += ["--log", vkey]
-        env = {**os.environ, "PYTHONPATH": str(root)}
-        self.process = subprocess.Popen(args, cwd=root, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        """Start the process and return at once (see `wait_ready`)."""
+        self.process = self.server.launch().process
         return self
 
     def wait_ready(self, timeout_s: float = 30) -> None:
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if self.process is None or self.process.poll() is not None:
-                err = b"" if self.process is None or self.process.stderr is None else self.process.stderr.read()
-                raise RuntimeError(f"witness {self.n} exited: {err.decode(errors='replace')}")
-            try:
-                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                time.sleep(0.05)
-        raise RuntimeError(f"witness {self.n} did not start")
+        """Wait until GET /healthz answers 200.
+
+        Raises:
+            RuntimeError: the witness exited or did not answer in time (the message holds its output).
+        """
+        self.server.wait_ready(timeout_s, poll_s=0.05)
 
     def stop(self) -> None:
         if self.process is not None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=10)
-            if self.process.stderr is not None:
-                self.process.stderr.close()
+            self.server.stop()
             self.process = None
 
 
