@@ -34,8 +34,9 @@ from typing import Final
 
 from crypto.checkpoint import parse_checkpoint
 from crypto.note import parse_note
-from registry.errors import ErrorCode, RegistryError, Rejection
+from registry.errors import ErrorCode, RegistryError, Rejected, Rejection
 from registry.sequencer import Receipt, Sequencer
+from registry.statements import parse_entry, verify_entry
 from registry.witness.client import QuorumUnavailable
 from registry.witness.publisher import Publisher
 
@@ -44,6 +45,8 @@ __all__ = ["DEFAULT_BATCH_MS", "DEFAULT_MAX_BATCH", "DEFAULT_MAX_PENDING", "Batc
 DEFAULT_BATCH_MS: Final = 250
 DEFAULT_MAX_BATCH: Final = 256
 DEFAULT_MAX_PENDING: Final = 1024
+_ANSWER_CHUNK: Final = 16
+"""Answers given per turn of the event loop when a batch is committed (see `_commit`)."""
 
 _log = logging.getLogger("api.batcher")
 
@@ -163,6 +166,16 @@ class Batcher:
         """
         if not self.running:
             raise RegistryError(_CLOSED)
+        # protocol §9.2-f: the stateless half of admission (the encoding of §4.2, the origin and every
+        # signature of §7.1-a/b) runs here, before the statement is queued, and exactly as the sequencer
+        # runs it first: an entry it refuses can never be accepted, whatever the state, so the answer is
+        # the one the sequencer would give. A flood of such entries is answered as it arrives, spread
+        # over time, and never reaches the writer thread (whose work would hold the interpreter lock
+        # against reads) nor waits in a batch to be answered all at once.
+        try:
+            verify_entry(parse_entry(entry), self._sequencer.origin)
+        except Rejected as exc:
+            return exc.rejection
         if len(self._pending) >= self._max_pending:  # protocol §9.1-d: bounded, never queue without limit
             raise RegistryError(_QUEUE_FULL)
         loop = asyncio.get_running_loop()
@@ -225,7 +238,13 @@ class Batcher:
                     p.future.set_exception(RegistryError(Rejection(ErrorCode.INTERNAL, "internal error", "")))
             return
         waiting: list[tuple[_Pending, Receipt]] = []
-        for p, result in zip(batch, results, strict=True):
+        for n, (p, result) in enumerate(zip(batch, results, strict=True)):
+            if n and n % _ANSWER_CHUNK == 0:
+                # A batch answers up to `max_batch` requests. Each answer resumes a handler that builds
+                # and sends a response; resuming them all in one turn of the loop would make every read
+                # that arrives meanwhile wait for all of them. Yielding between chunks lets those reads
+                # in (the statements are committed already: only the answering is spread).
+                await asyncio.sleep(0)
             if isinstance(result, Receipt) and self._publisher is not None:
                 waiting.append((p, result))  # protocol §6.3-b: answered once the checkpoint is published
             elif p.future.done():  # the client went away; its statement was sequenced all the same
@@ -280,8 +299,10 @@ class Batcher:
         try:
             cosigned = self._publisher.publish(batches[-1].checkpoint)
         except QuorumUnavailable as exc:
-            _log.warning("%d statements are logged but their checkpoint lacks the witness quorum",
-                         sum(len(c.waiting) for c in batches))
+            _log.warning(
+                "%d statements are logged but their checkpoint lacks the witness quorum",
+                sum(len(c.waiting) for c in batches),
+            )
             error = RegistryError(exc.rejection)
             return [(p, error) for c in batches for p, _ in c.waiting]
         size = parse_checkpoint(parse_note(cosigned).text).size
@@ -291,8 +312,9 @@ class Batcher:
                 proof = receipt.inclusion_proof
                 if size != c.tree_size:  # covered by a later checkpoint: prove the entry in that tree
                     proof = tuple(self._sequencer.inclusion_proof(receipt.index, size))
-                answers.append((p, Sequenced(replace(receipt, checkpoint=cosigned, inclusion_proof=proof),
-                                             c.logged_ms, size)))
+                answers.append(
+                    (p, Sequenced(replace(receipt, checkpoint=cosigned, inclusion_proof=proof), c.logged_ms, size))
+                )
         return answers
 
     def _sequence(self, entries: list[bytes]) -> tuple[list[Receipt | Rejection], int, int, bytes | None]:
