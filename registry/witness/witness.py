@@ -33,7 +33,16 @@ from crypto.cosignature import cosign, cosigner_vkey
 from crypto.errors import CryptoError
 from crypto.keys import SigningKey
 from crypto.merkle import EMPTY_ROOT, verify_consistency
-from crypto.note import SIG_TYPE_ED25519, Note, NoteSignature, NoteVerifier, format_vkey, parse_note, verify_note
+from crypto.note import (
+    SIG_TYPE_ED25519,
+    Note,
+    NoteSignature,
+    NoteVerifier,
+    format_note,
+    format_vkey,
+    parse_note,
+    verify_note,
+)
 
 from ..errors import ErrorCode, RegistryError
 from ..evidence import build_evidence, consistency_path
@@ -74,6 +83,8 @@ class _Checked:
     note: Note
     checkpoint: Checkpoint
     log_vkey: str
+    log_note: bytes
+    """The checkpoint note with the log's own signature lines only: what is stored and kept as evidence."""
 
 
 class Witness:
@@ -140,7 +151,7 @@ class Witness:
         # Step 6.
         self._check_consistency(checked, latest)
         # Step 7: protocol §6.2-c, compare and persist atomically; §6.2-d follows from it.
-        new = WitnessedHead(cp.origin, cp.size, cp.root_hash, checked.request.checkpoint)
+        new = WitnessedHead(cp.origin, cp.size, cp.root_hash, checked.log_note)
         if not self.state.advance(latest, new):
             now = self.state.latest(cp.origin)
             raise OldSizeMismatch(0 if now is None else now.size, request.old_size)
@@ -171,7 +182,11 @@ class Witness:
             raise MalformedRequest(f"the note is not a checkpoint: {exc.message}") from None
         if request.old_size > cp.size:
             raise MalformedRequest(f"old size {request.old_size} is larger than the checkpoint's size {cp.size}")
-        return _Checked(request, note, cp, format_vkey(verified[0]))
+        # protocol §12-a: the other signature lines are the client's to choose (their key names are free
+        # text, §5.4-d) and prove nothing here; only the log's own lines are kept, in state and evidence.
+        log_lines = tuple(s for s in note.signatures if any(v.matches(s) for v in verified))
+        log_note = format_note(Note(note.text, log_lines))
+        return _Checked(request, note, cp, format_vkey(verified[0]), log_note)
 
     def _check_consistency(self, checked: _Checked, latest: WitnessedHead | None) -> None:
         request, cp = checked.request, checked.checkpoint
@@ -198,7 +213,7 @@ class Witness:
             # size it can only prepend its own root, and such a file is then not conclusive (§6.4-c).
             path = consistency_path(latest.size, checked.request.proof, latest.root_hash)
         try:
-            evidence = build_evidence(checked.log_vkey, latest.checkpoint, checked.request.checkpoint, path)
+            evidence = build_evidence(checked.log_vkey, latest.checkpoint, checked.log_note, path)
         except RegistryError:
             return
         with contextlib.suppress(OSError):
