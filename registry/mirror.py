@@ -62,7 +62,7 @@ from crypto.tiles import (
 )
 
 from .atomic import write_atomic
-from .client import RegistryClient
+from .client import RegistryClient, ServerError, ServerUnreachable
 from .errors import ErrorCode, RegistryError, Rejected, Rejection
 from .trust import TrustPolicy
 
@@ -106,6 +106,18 @@ class MirrorResult:
 
 def _unavailable(message: str) -> RegistryError:
     return RegistryError(Rejection(ErrorCode.UNAVAILABLE, message, "6.5-a"))
+
+
+def _from_upstream(exc: Rejected | ServerError | ServerUnreachable) -> MirrorFailed | ServerUnreachable:
+    """An error the client raised while reading the upstream, said in the mirror's own words.
+
+    protocol §12-a: the message of an upstream's error answer is text of the upstream's choosing, and a
+    mirror's output may be kept in a log, so the mirror names the code and never repeats that text.
+    """
+    message = f"the server's answer to a read failed ({exc.code})"
+    if isinstance(exc, ServerUnreachable):
+        return ServerUnreachable(Rejection(exc.code, message, "6.5-a"), exc.retry_after_s)
+    return MirrorFailed(exc.code, message, "6.5-b", "server")
 
 
 def is_full_path(relative: str) -> bool:
@@ -242,14 +254,16 @@ class _Run:
             return self.client.tile(level, index, width)
         except Rejected as exc:
             if width == TILE_WIDTH or exc.code is not ErrorCode.NOT_FOUND:
-                raise self.fail(f"the server does not serve tile {level}/{index}: {exc.message}", "5.3-h",
-                                "tiles", exc.code) from None
+                raise self.fail(
+                    f"the server does not serve tile {level}/{index} ({exc.code})", "5.3-h", "tiles", exc.code
+                ) from None
         self.tiles_fetched += 1
         try:  # a log may delete a partial tile once the full one exists (tlog-tiles)
             return self.client.tile(level, index)[: width * HASH_SIZE]
         except Rejected as exc:
-            raise self.fail(f"the server does not serve tile {level}/{index}: {exc.message}", "5.3-h", "tiles",
-                            exc.code) from None
+            raise self.fail(
+                f"the server does not serve tile {level}/{index} ({exc.code})", "5.3-h", "tiles", exc.code
+            ) from None
 
     def tile(self, level: int, index: int, width: int) -> bytes:
         """A tile: a full one from the mirror when copied before, else fetched (and queued for writing)."""
@@ -325,8 +339,9 @@ class _Run:
                     data = self.client.entry_bundle(index, w)
                     verify_entry_bundle(parse_entry_bundle(data, w), tile)
                 except Rejected as exc:
-                    raise self.fail(f"the server does not serve entry bundle {index}: {exc.message}", "5.3-g",
-                                    "bundles", exc.code) from None
+                    raise self.fail(
+                        f"the server does not serve entry bundle {index} ({exc.code})", "5.3-g", "bundles", exc.code
+                    ) from None
                 except CryptoError as exc:
                     raise self.fail(f"entry bundle {index} does not match its tile: {exc.message}", "5.3-g",
                                     "bundles") from None
@@ -354,11 +369,13 @@ def mirror_log(
     """Copy what is new of a server's log into a mirror directory, verifying everything (protocol §6.5).
 
     Raises:
-        MirrorFailed: `bad_signature` (the checkpoint's signature or the witnesses' quorum),
+        MirrorFailed: the code of an error answer or a malformed answer of the server (check `server`;
+            its message is not repeated, protocol §12-a), `bad_signature` (the checkpoint's signature or
+            the witnesses' quorum),
             `audit_mismatch` (a smaller checkpoint, or another root at the copied size), `bad_proof` (tiles
             or bundles that do not verify, or a checkpoint that does not extend the copy), `bad_key`
             (the directory was made for another log key).
-        ServerUnreachable, ServerError: from the client.
+        ServerUnreachable: the server cannot be reached, or answered 503.
         RegistryError (`unavailable`): the directory cannot be locked, read or written.
     """
     directory = Path(directory)
@@ -393,6 +410,8 @@ def mirror_log(
             run.bundles(progress)  # Step 4.
         run.commit(note)  # Step 5.
         return MirrorResult(new, old, run.tiles_fetched, run.bundles_fetched, run.reused)
+    except (Rejected, ServerError, ServerUnreachable) as exc:
+        raise _from_upstream(exc) from None
     finally:
         opened.close()
 
