@@ -16,8 +16,9 @@
 3. Replay. A log of about `--entries` leaves (default 300; scripts/tamper.py's `build_log`, the statements
    of scripts/synthlog.py sequenced in random batches through the real sequencer on SQLite) has every
    accepted statement resubmitted: all in one batch to the sequencer (twice over), and each over HTTP
-   to `registry serve` on that data directory. Every one must be `duplicate_entry` (409 over HTTP) with
-   nothing appended and the checkpoint unchanged.
+   to `registry serve` on that data directory; the same for a small log of every kind (the statements
+   of part 2, with a second declaration, a council revocation and reinstatement, a policy amendment).
+   Every one must be `duplicate_entry` (409 over HTTP) with nothing appended and the checkpoint unchanged.
 
 Exit code 1 on any cross-accept, any own signature refused, or any resubmission not a duplicate or
 appended. Ends with one name=value line per figure.
@@ -51,10 +52,10 @@ from crypto.domain import sign_in_domain, verify_in_domain
 from crypto.errors import CryptoError
 from crypto.keys import SigningKey
 from crypto.note import SIG_TYPE_COSIGNATURE, SIG_TYPE_ED25519, Note, NoteSignature, NoteVerifier, key_id, verify_note
-from registry.datadir import open_data_dir
+from registry.datadir import create_data_dir, open_data_dir
 from registry.errors import ErrorCode, Rejected, Rejection
 from registry.presentation import PRESENTATION_PURPOSE
-from registry.sequencer import Sequencer
+from registry.sequencer import Receipt, Sequencer, init_log
 from registry.statements import (
     Declare,
     Entry,
@@ -72,9 +73,11 @@ from registry.statements import (
     Unvouch,
     Vouch,
     declaration_hash,
+    entry_from_statement,
     format_entry,
     format_statement,
     purpose,
+    sign_entry,
     verify_entry,
 )
 from registry.statetree import parse_log_leaf
@@ -148,29 +151,64 @@ def verifies(public_key: bytes, context: Context, payload: bytes, signature: byt
 
 # --- the statements ------------------------------------------------------------------------------------
 
+Signed = tuple[Statement, tuple[SigningKey, ...]]
+"""A statement and the keys that must sign it."""
 
-def statements(origin: str) -> list[tuple[Statement, tuple[SigningKey, ...]]]:
-    """One statement of every kind in the log `origin`, with the keys that must sign it."""
+
+def statements(origin: str) -> list[Signed]:
+    """A log of every kind in `origin`, in an order its rules accept at T0, with the keys that sign each:
+    the genesis policy, a declaration, a vouch and its withdrawal, a second declaration, its council
+    revocation for fraud and the reinstatement, a rotation, and a policy amendment."""
     f0, f1, council = key("founder 0"), key("founder 1"), key("council")
     m1, m2, m1_new = key("member 1"), key("member 2"), key("member 1 rotated")
     evidence = hashlib.sha256(b"evidence").digest()
     founders = tuple(sorted(MemberId(k.public_key) for k in (f0, f1)))
     policy = PolicyStatement(origin, T0, 0, founders, (council.public_key,), 1, DECLARATIONS, Params())
+    amendment = PolicyStatement(origin, T0, 1, (), (council.public_key,), 1, DECLARATIONS, Params())
     en = declaration_hash(DECLARATIONS["en"])
 
     def mid(k: SigningKey) -> MemberId:
         return MemberId(k.public_key)
 
-    result: list[tuple[Statement, tuple[SigningKey, ...]]] = [
+    return [
         (policy, (council,)),
         (Declare(origin, T0, mid(m1), en, None, mid(f0)), (m1, f0)),
         (Vouch(origin, T0, mid(f1), mid(m1), None), (f1, m1)),
         (Unvouch(origin, T0, mid(f1), mid(m1)), (f1,)),
+        (Declare(origin, T0, mid(m2), en, None, mid(f0)), (m2, f0)),
         (Revoke(origin, T0, mid(m2), Reason.FRAUD, evidence), (council,)),
         (Reinstate(origin, T0, mid(m2), evidence), (council,)),
         (Rotate(origin, T0, mid(m1), m1_new.public_key), (m1, m1_new)),
+        (amendment, (council,)),
     ]
-    return result
+
+
+def one_per_kind(
+    items: Sequence[tuple[Statement, tuple[SigningKey, ...]]],
+) -> list[tuple[Statement, tuple[SigningKey, ...]]]:
+    """The first statement of each kind, in StatementType order."""
+    first: dict[StatementType, tuple[Statement, tuple[SigningKey, ...]]] = {}
+    for statement, keys in items:
+        first.setdefault(entry_from_statement(statement).type, (statement, keys))
+    return [first[kind] for kind in StatementType]
+
+
+def every_kind_log(folder: Path) -> Path:
+    """A data directory (SQLite) whose log holds the statements of `statements(ORIGINS[0])`."""
+    data = create_data_dir(folder, ORIGINS[0], None, key("log"))
+    entries = []
+    for statement, keys in statements(ORIGINS[0]):
+        entry = entry_from_statement(statement)
+        for k in keys:
+            entry = sign_entry(entry, k)
+        entries.append(format_entry(entry))
+    with Store.open(data.database_url({}), create=True) as store:
+        sequencer, _ = init_log(store, data.signer(), lambda: T0, entries[0])
+        for raw in entries[1:]:
+            result = sequencer.submit(raw)
+            if not isinstance(result, Receipt):
+                raise SystemExit(f"the every-kind log refused a statement: {result}")
+    return Path(data.path)
 
 
 @dataclass(frozen=True)
@@ -191,7 +229,7 @@ class MatrixReport:
 def matrix(origins: Sequence[str], objects: int = len(StatementType)) -> MatrixReport:
     """Parts 1 and 2 of the module docstring; part 1 with the first `objects` statements only."""
     ctxs = contexts(origins)
-    items = statements(origins[0])
+    items = one_per_kind(statements(origins[0]))
     payloads = [format_statement(s) for s, _ in items]
     signer = key("one key for every context")
     chosen = payloads[:objects]
@@ -269,10 +307,9 @@ async def _post_all(base: str, bodies: Sequence[bytes], concurrency: int = 16) -
     return results
 
 
-def replay(folder: Path, *, entries: int, seed: int, server: bool) -> ReplayReport:
-    """Part 3 of the module docstring."""
-    log = build_log(folder / "log", entries, seed)
-    data = open_data_dir(log.path)
+def replay(data_path: Path, *, server: bool) -> ReplayReport:
+    """Part 3 of the module docstring, on the log of the data directory `data_path`."""
+    data = open_data_dir(data_path)
     with Store.open(data.database_url({}), writable=True) as store:
         size = store.tree_size()
         leaves = [parse_log_leaf(leaf) for leaf in store.leaves(0, size)]
@@ -288,7 +325,8 @@ def replay(folder: Path, *, entries: int, seed: int, server: bool) -> ReplayRepo
     server_results: Counter[str] = Counter()
     server_appended, changed = 0, False
     if server:
-        process = Server.serve(log.path, batch_ms=20, out=folder / "server.out", err=folder / "server.err")
+        out = data_path.parent / f"{data_path.name}-server"
+        process = Server.serve(data_path, batch_ms=20, out=out.with_suffix(".out"), err=out.with_suffix(".err"))
         process.start()
         try:
             before = httpx.get(f"{process.url}/checkpoint", timeout=30).content
@@ -300,6 +338,24 @@ def replay(folder: Path, *, entries: int, seed: int, server: bool) -> ReplayRepo
             process.stop()
     return ReplayReport(size, len(accepted), kinds, results, sequencer_appended, sequencer_changed, server_results,
                         server_appended, changed)  # fmt: skip
+
+
+def replay_both(folder: Path, *, entries: int, seed: int, server: bool) -> ReplayReport:
+    """`replay` on the every-kind log and on a synthetic log of about `entries` leaves, added up."""
+    kinds_log = every_kind_log(folder / "kinds")
+    synthetic = build_log(folder / "synthetic", entries, seed)
+    parts = [replay(path, server=server) for path in (kinds_log, synthetic.path)]
+    return ReplayReport(
+        sum(p.log_size for p in parts),
+        sum(p.statements for p in parts),
+        sum((p.kinds for p in parts), Counter()),
+        sum((p.sequencer_results for p in parts), Counter()),
+        sum(p.sequencer_appended for p in parts),
+        any(p.sequencer_checkpoint_changed for p in parts),
+        sum((p.server_results for p in parts), Counter()),
+        sum(p.server_appended for p in parts),
+        any(p.server_checkpoint_changed for p in parts),
+    )
 
 
 # --- main ----------------------------------------------------------------------------------------------
@@ -327,7 +383,7 @@ def main() -> int:
     for line in m.cross_examples:
         echo(f"  CROSS  {line}")
     with tempfile.TemporaryDirectory(prefix="domain-") as tmp:
-        r = replay(Path(tmp), entries=args.entries, seed=args.seed, server=not args.no_server)
+        r = replay_both(Path(tmp), entries=args.entries, seed=args.seed, server=not args.no_server)
     kinds, results = dict(sorted(r.kinds.items())), dict(r.sequencer_results)
     echo(f"replay: a log of {r.log_size} leaves, {r.statements} statements ({kinds}); "
          f"sequencer, all twice in one batch: {results}, {r.sequencer_appended} appended, "

@@ -149,6 +149,6 @@ def test_domain_matrix_has_no_cross_accept_and_every_resubmission_is_a_duplicate
     assert figures["domain_entry_statements"] == 7 and figures["domain_entry_checks"] == 7 * contexts
     assert figures["domain_entry_own_accepts"] == 7 and figures["domain_entry_cross_accepts"] == 0
     statements = figures["replay_statements"]
-    assert statements >= 30  # the synthetic log's statements
+    assert statements >= 30 and figures["replay_kinds"] == 7  # a synthetic log and a log of every kind
     assert figures["replay_sequencer_duplicates"] == figures["replay_sequencer_submissions"] == 2 * statements
     assert figures["replay_sequencer_appended"] == 0
