@@ -4,8 +4,11 @@ checkpoint.
 Given the leaves in order and the checkpoints the log signed, `audit` recomputes the Merkle tree with
 the RFC 9162 §2.1.2 stack (O(log n) memory), replays every statement through the same rules engine the
 operator runs, recomputes the status tree and every state leaf's root (§5.8-j), and checks every
-checkpoint's signature and root at its size, and that its last leaf is a state leaf (§5.8-i). It stops at the first
-discrepancy and names it: the index (or checkpoint size) and the failing check.
+checkpoint's signature and root at its size, and that its last leaf is a state leaf (§5.8-i) whose log
+time is its batch's (§8.2-f). It stops at the first discrepancy and names it: the index (or checkpoint
+size) and the failing check. A caller that holds more than the leaves (an operator's store) may pass a
+check of its row, run on every parsed leaf in order (`RowCheck`), so that its failures are ordered with
+the replay's by index.
 
 Signature verification is the expensive, stateless part; `audit` can run it on all cores (a process
 pool, `workers`), a few chunks ahead of the replay (a bounded window, so that memory does not grow with
@@ -33,10 +36,10 @@ from crypto.note import NoteVerifier
 from .errors import ErrorCode, Rejected
 from .replay import Replayed, replay_log_leaf
 from .state import State
-from .statements import VerifiedEntry, verify_entry
+from .statements import Leaf, VerifiedEntry, verify_entry
 from .statetree import StateLeaf, parse_log_leaf
 
-__all__ = ["AuditCheck", "AuditReport", "audit"]
+__all__ = ["AuditCheck", "AuditReport", "RowCheck", "RowMismatch", "audit"]
 
 _CHUNK: Final = 512
 _WINDOW_PER_WORKER: Final = 4  # chunks in flight per worker process: enough to keep every worker busy
@@ -56,6 +59,26 @@ class AuditCheck(StrEnum):
     EMPTY_LOG = "empty_log"
     STATE_LEAF = "state_leaf"
     TREE_NODE = "tree_node"  # a stored tree node differs from the leaves (`registry.store_audit`, --data only)
+    ENTRY_ROW = "entry_row"  # a stored row's derived column differs from its leaf (--data only, [8.2-g])
+    META_ROW = "meta_row"  # the store's meta row differs from the log (--data only, [8.2-g])
+
+
+@dataclass(frozen=True, slots=True)
+class RowMismatch:
+    """A stored row that differs from the log (`registry.store_rows`): the column that differs, and a
+    message naming the expected and the found value (public values only: indexes, times, hashes, the
+    origin and the log's public key)."""
+
+    column: str
+    message: str
+
+
+RowCheck = Callable[[int, Leaf | StateLeaf], RowMismatch | None]
+"""A caller's check of the row holding the leaf at an index, after the replay accepted the leaf; None
+when the row agrees."""
+
+_STATE_LEAF_SECTIONS: Final = frozenset({"5.8-i", "8.2-f"})
+"""Rejections of a state leaf reported as the check `state_leaf`: its root, and its log time."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +96,8 @@ class AuditReport:
     code: str | None = None
     message: str | None = None
     state: State | None = None
+    column: str | None = None
+    """For the store's own checks (`entry_row`, `meta_row`): the column that differs."""
 
     def to_json(self) -> dict[str, object]:
         out: dict[str, object] = {
@@ -83,13 +108,16 @@ class AuditReport:
             "checkpoints_checked": self.checkpoints,
         }
         if not self.ok:
-            out["failure"] = {
+            failure: dict[str, object] = {
                 "index": self.first_bad_index,
                 "checkpoint_size": self.bad_checkpoint_size,
                 "check": str(self.check),
                 "code": self.code,
                 "message": self.message,
             }
+            if self.column is not None:  # the store's own checks ([8.2-g])
+                failure["column"] = self.column
+            out["failure"] = failure
         return out
 
 
@@ -129,11 +157,17 @@ def _chunks(leaves: Iterable[bytes]) -> Iterator[list[bytes]]:
 
 class _Fail(Exception):
     def __init__(
-        self, check: AuditCheck, code: str, message: str, index: int | None = None, checkpoint_size: int | None = None
+        self,
+        check: AuditCheck,
+        code: str,
+        message: str,
+        index: int | None = None,
+        checkpoint_size: int | None = None,
+        column: str | None = None,
     ) -> None:
         super().__init__(message)
         self.check, self.code, self.msg = check, code, message
-        self.index, self.checkpoint_size = index, checkpoint_size
+        self.index, self.checkpoint_size, self.column = index, checkpoint_size, column
 
 
 def _open_checkpoints(notes: Iterable[bytes], verifier: NoteVerifier) -> dict[int, Checkpoint]:
@@ -164,6 +198,7 @@ def audit(
     *,
     workers: int = 1,
     progress: Callable[[int], None] | None = None,
+    row_check: RowCheck | None = None,
 ) -> AuditReport:
     """Replay a whole log from genesis and check everything (protocol §8.2).
 
@@ -173,6 +208,9 @@ def audit(
         log_verifier: the log's key (from its published vkey); its name is the log's origin.
         workers: processes for signature verification (1: in this process; 0: all cores).
         progress: called with the number of leaves done, about every 512 leaves.
+        row_check: called with each index and parsed leaf once the replay accepted it, in order; a
+            mismatch it returns fails the audit at that index with the check `entry_row` and the code
+            `audit_mismatch` (an operator's store: `registry.store_audit`).
 
     Returns:
         The report; `ok` is False at the first discrepancy, which it names.
@@ -196,7 +234,7 @@ def audit(
             for chunk, verdicts in _verified_chunks(leaves, origin, pool, _WINDOW_PER_WORKER * processes):
                 for offset, data in enumerate(chunk):
                     verdict = _NOT_CHECKED if verdicts is None else verdicts[offset]
-                    current, last_is_state = _replay_one(current, index, data, acc, verdict)
+                    current, last_is_state = _replay_one(current, index, data, acc, verdict, row_check)
                     state = current.state
                     if index == 0 and state is not None and state.origin != origin:  # [8.2-a]
                         raise _Fail(
@@ -260,6 +298,7 @@ def audit(
             code=fail.code,
             message=fail.msg,
             state=state,
+            column=fail.column,
         )
     return AuditReport(True, index, acc.root(), state.counts(), n_checkpoints, state=state)
 
@@ -289,12 +328,30 @@ def _verified_chunks(
 
 
 def _replay_one(
-    current: Replayed, index: int, data: bytes, acc: RootAccumulator, verdict: str | None
+    current: Replayed,
+    index: int,
+    data: bytes,
+    acc: RootAccumulator,
+    verdict: str | None,
+    row_check: RowCheck | None = None,
 ) -> tuple[Replayed, bool]:
-    """Hash, parse, check the index and apply one leaf; raise `_Fail` naming the first broken check.
+    """Hash, parse, check the index and apply one leaf, then run `row_check`; raise `_Fail` naming the
+    first broken check.
 
     Returns the state and status tree after the leaf, and whether it was a state leaf.
     """
+    leaf, after, is_state = _replay_parsed(current, index, data, acc, verdict)
+    if row_check is not None and (mismatch := row_check(index, leaf)) is not None:  # [8.2-g]
+        raise _Fail(
+            AuditCheck.ENTRY_ROW, str(ErrorCode.AUDIT_MISMATCH), mismatch.message, index=index, column=mismatch.column
+        )
+    return after, is_state
+
+
+def _replay_parsed(
+    current: Replayed, index: int, data: bytes, acc: RootAccumulator, verdict: str | None
+) -> tuple[Leaf | StateLeaf, Replayed, bool]:
+    """The body of `_replay_one`: also returns the parsed leaf."""
     acc.append(leaf_hash(data))
     try:
         leaf = parse_log_leaf(data)
@@ -306,16 +363,16 @@ def _replay_one(
         )
     if isinstance(leaf, StateLeaf):
         try:
-            return replay_log_leaf(current, leaf), True
-        except Rejected as exc:  # [5.8-j] the first state leaf that differs from the replayed tree
-            check = AuditCheck.STATE_LEAF if exc.rejection.section == "5.8-i" else AuditCheck.RULES
+            return leaf, replay_log_leaf(current, leaf), True
+        except Rejected as exc:  # [5.8-j], [8.2-f] the first state leaf whose root or time differs
+            check = AuditCheck.STATE_LEAF if exc.rejection.section in _STATE_LEAF_SECTIONS else AuditCheck.RULES
             raise _Fail(check, str(exc.code), exc.message, index=index) from exc
     if verdict is not None and verdict != _NOT_CHECKED:
         raise _Fail(AuditCheck.LEAF_SIGNATURE, verdict, f"a signature of entry {index} does not verify", index=index)
     # None: a worker verified every signature of this very leaf for the log's origin (`_verify_chunk`).
     verified = VerifiedEntry(leaf.entry) if verdict is None and current.state is not None else None
     try:
-        return replay_log_leaf(current, leaf, verified), False
+        return leaf, replay_log_leaf(current, leaf, verified), False
     except Rejected as exc:  # [8.2-a]
         check = AuditCheck.LEAF_SIGNATURE if exc.code is ErrorCode.BAD_SIGNATURE else AuditCheck.RULES
         raise _Fail(check, str(exc.code), exc.message, index=index) from exc

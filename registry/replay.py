@@ -3,7 +3,8 @@
 Pure. The sequencer (to rebuild its state at start), the auditor and the tests all derive state
 through `replay`, so a log gives the same state however it is split or resumed. An entry leaf goes
 through the rules engine (`apply`) and then updates the status tree leaves of the members it touched;
-a state leaf is checked against the status tree so far (§5.8-i) and changes no member.
+a state leaf is checked against the status tree so far (§5.8-i), and its log time against the batch
+it closes (§8.2-f), and changes no member.
 """
 
 from __future__ import annotations
@@ -56,15 +57,37 @@ def replay_log_leaf(current: Replayed, leaf: Leaf | StateLeaf, verified: Verifie
     """Advance the state and its status tree by one leaf of either kind.
 
     Raises:
-        Rejected: as `apply_leaf`; for a state leaf, `not_genesis` before the genesis, and the codes of
-            `apply_state_leaf` (a wrong index or time, or `audit_mismatch` for a wrong root).
+        Rejected: as `apply_leaf`; for a state leaf, `not_genesis` before the genesis, `bad_time` for a
+            log time other than its batch's (section 8.2-f), and the codes of `apply_state_leaf` (a
+            wrong index, or `audit_mismatch` for a wrong root).
     """
     if isinstance(leaf, StateLeaf):
         if current.state is None:
             raise Rejected(Rejection(ErrorCode.NOT_GENESIS, "a log begins with its genesis, not a state leaf", "7.2-a"))
-        return Replayed(apply_state_leaf(current.state, leaf, current.tree), current.tree)
+        return Replayed(_apply_state_leaf(current.state, leaf, current.tree), current.tree)
     state = apply_leaf(current.state, leaf, verified)
     return Replayed(state, advance_status_tree(current.tree, state, state.touched, leaf.index))
+
+
+def _apply_state_leaf(state: State, leaf: StateLeaf, tree: SparseMerkleTree | None) -> State:
+    """`apply_state_leaf`, after checking that the leaf's log time is its batch's (protocol §8.2-f).
+
+    Every leaf of a batch carries the batch's one log time (§5.6-j), and the state leaf is the batch's
+    last leaf, so its time is the time of the leaf before it, `state.last_logged_ms`. Checked after its
+    place (a misplaced leaf keeps its `malformed_entry`, §5.6-b) and before its root, so that a raised
+    time, which §5.6-c alone allows, is named at the state leaf instead of only through the checkpoint
+    root its bytes change.
+
+    Raises:
+        Rejected: `bad_time` (section 8.2-f), or as `apply_state_leaf`.
+    """
+    if leaf.index == state.size and leaf.logged_ms != state.last_logged_ms:  # [8.2-f]
+        message = (
+            f"the state leaf's log time is {leaf.logged_ms}, the log time of the batch it closes is "
+            f"{state.last_logged_ms}"
+        )
+        raise Rejected(Rejection(ErrorCode.BAD_TIME, message, "8.2-f"))
+    return apply_state_leaf(state, leaf, tree)
 
 
 def replay_leaves(leaves: Iterable[Leaf | StateLeaf], start: Replayed | None = None) -> Replayed:
@@ -93,7 +116,7 @@ def replay(leaves: Iterable[bytes], state: State | None = None) -> State:
     for raw in leaves:
         leaf = parse_log_leaf(raw)
         if isinstance(leaf, StateLeaf):
-            state = apply_state_leaf(state, leaf, None)
+            state = _apply_state_leaf(state, leaf, None)
         else:
             state = apply_leaf(state, leaf)
     return state

@@ -1,7 +1,7 @@
 """`registry audit`: replay a whole log from genesis and check everything (protocol §8.2).
 
-Sources: a local data directory (`--data DIR`, the operator's own store, whose checkpoint rows and
-tree nodes are checked too: `registry.store_audit`), an export file
+Sources: a local data directory (`--data DIR`, the operator's own store, whose checkpoint rows, entry
+rows' derived columns, meta row and tree nodes are checked too: `registry.store_audit`), an export file
 (`--log FILE --log-key VKEY`), or a server (`--server URL [--cache DIR]`, protocol §9.6: fetched as
 tiles through the client, incrementally when a cache is kept; see `audit_remote`). Prints the tree
 size, the root hash and the members per status
@@ -21,7 +21,7 @@ import click
 from crypto.errors import CryptoError
 from crypto.note import NoteVerifier, parse_vkey
 
-from ..audit import AuditReport, audit
+from ..audit import AuditCheck, AuditReport, audit
 from ..datadir import open_data_dir
 from ..errors import RegistryError
 from ..export import read_export
@@ -65,48 +65,98 @@ def _finish(report: AuditReport, as_json: bool) -> None:
         click.echo("", err=True)
     _print_report(report, as_json)
     if not report.ok:
-        where = (
-            f"entry {report.first_bad_index}"
-            if report.first_bad_index is not None
-            else f"checkpoint of size {report.bad_checkpoint_size}"
-        )
+        if report.first_bad_index is not None:
+            where = f"entry {report.first_bad_index}"
+        elif report.bad_checkpoint_size is not None:
+            where = f"checkpoint of size {report.bad_checkpoint_size}"
+        elif report.check is AuditCheck.META_ROW:  # [8.2-g]: the message names the column
+            where = "the meta row"
+        else:
+            where = "the log"
         click.echo(f"error: {report.code}: audit failed at {where} ({report.check}): {report.message}", err=True)
         sys.exit(EXIT_FAILED)
 
 
-def _run(leaves: Iterable[bytes], checkpoints: list[bytes], verifier: NoteVerifier, total: int | None,
-         workers: int) -> AuditReport:
+def _run(
+    leaves: Iterable[bytes], checkpoints: list[bytes], verifier: NoteVerifier, total: int | None, workers: int
+) -> AuditReport:
     return audit(leaves, checkpoints, verifier, workers=workers, progress=_progress(total))
 
 
 @cli.command("audit")
-@click.option("--data", "data_dir", type=click.Path(path_type=Path, file_okay=False, exists=True),
-              help="Audit a local data directory (made by `registry init`).")
-@click.option("--log", "log_file", type=click.Path(path_type=Path, dir_okay=False),
-              help="Audit an export file (made by `registry export`); needs --log-key.")
-@click.option("--server", "server_url", metavar="URL",
-              help="Audit the log a server publishes (its checkpoint, tiles and entry bundles over HTTP).")
-@click.option("--cache", "cache_dir", type=click.Path(path_type=Path, file_okay=False),
-              help="With --server: keep the log key, the accepted checkpoint, full tiles and bundles here, so "
-              "that the next run fetches only what is new and refuses a rollback.")
-@click.option("--log-key", "log_key", metavar="VKEY",
-              help="The log's verifier key (C2SP vkey), obtained out of band. Required with --log, and with "
-              "--server unless the --cache directory stored it on first use.")
-@click.option("--mirror", "mirror_dir", type=click.Path(path_type=Path, file_okay=False, exists=True),
-              help="Audit a mirror directory (made by `registry mirror`) with no network; its log key is the one "
-              "it was made for, unless --log-key or --trust says otherwise.")
-@click.option("--trust", "trust_path", type=click.Path(path_type=Path, dir_okay=False),
-              help="With --server or --mirror: a trust policy (§9.7); the checkpoint must carry its witnesses' "
-              "quorum, and the policy's log key is the log's key.")
-@click.option("--evidence", "evidence_dir", type=click.Path(path_type=Path, file_okay=False),
-              help="Where to write the evidence file of a refused rollback, fork or inconsistent checkpoint "
-              "(default: CACHE/evidence).")
-@click.option("--workers", default=0, show_default=True, type=click.IntRange(0, 256),
-              help="Processes that verify signatures (0: all cores, 1: none besides this one).")
+@click.option(
+    "--data",
+    "data_dir",
+    type=click.Path(path_type=Path, file_okay=False, exists=True),
+    help="Audit a local data directory (made by `registry init`).",
+)
+@click.option(
+    "--log",
+    "log_file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Audit an export file (made by `registry export`); needs --log-key.",
+)
+@click.option(
+    "--server",
+    "server_url",
+    metavar="URL",
+    help="Audit the log a server publishes (its checkpoint, tiles and entry bundles over HTTP).",
+)
+@click.option(
+    "--cache",
+    "cache_dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="With --server: keep the log key, the accepted checkpoint, full tiles and bundles here, so "
+    "that the next run fetches only what is new and refuses a rollback.",
+)
+@click.option(
+    "--log-key",
+    "log_key",
+    metavar="VKEY",
+    help="The log's verifier key (C2SP vkey), obtained out of band. Required with --log, and with "
+    "--server unless the --cache directory stored it on first use.",
+)
+@click.option(
+    "--mirror",
+    "mirror_dir",
+    type=click.Path(path_type=Path, file_okay=False, exists=True),
+    help="Audit a mirror directory (made by `registry mirror`) with no network; its log key is the one "
+    "it was made for, unless --log-key or --trust says otherwise.",
+)
+@click.option(
+    "--trust",
+    "trust_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="With --server or --mirror: a trust policy (§9.7); the checkpoint must carry its witnesses' "
+    "quorum, and the policy's log key is the log's key.",
+)
+@click.option(
+    "--evidence",
+    "evidence_dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Where to write the evidence file of a refused rollback, fork or inconsistent checkpoint "
+    "(default: CACHE/evidence).",
+)
+@click.option(
+    "--workers",
+    default=0,
+    show_default=True,
+    type=click.IntRange(0, 256),
+    help="Processes that verify signatures (0: all cores, 1: none besides this one).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
-def audit_command(data_dir: Path | None, log_file: Path | None, server_url: str | None, cache_dir: Path | None,
-                  log_key: str | None, mirror_dir: Path | None, trust_path: Path | None, evidence_dir: Path | None,
-                  workers: int, as_json: bool) -> None:
+def audit_command(
+    data_dir: Path | None,
+    log_file: Path | None,
+    server_url: str | None,
+    cache_dir: Path | None,
+    log_key: str | None,
+    mirror_dir: Path | None,
+    trust_path: Path | None,
+    evidence_dir: Path | None,
+    workers: int,
+    as_json: bool,
+) -> None:
     """Replay the whole log from genesis, verifying every signature, rule, tree hash and checkpoint.
 
     Prints the tree size, the root hash and the number of members per status. With --server it first
@@ -132,8 +182,17 @@ def audit_command(data_dir: Path | None, log_file: Path | None, server_url: str 
                 policy = parse_trust_policy(read_small_file(trust_path, MAX_POLICY_SIZE))
             except RegistryError as exc:
                 fail_registry(exc)
-        report = run_remote_audit(server_url, cache_dir, log_key, workers, as_json, _progress(None),
-                                  mirror_dir=mirror_dir, policy=policy, evidence_dir=evidence_dir)
+        report = run_remote_audit(
+            server_url,
+            cache_dir,
+            log_key,
+            workers,
+            as_json,
+            _progress(None),
+            mirror_dir=mirror_dir,
+            policy=policy,
+            evidence_dir=evidence_dir,
+        )
         _finish(report, as_json)
         return
     try:
@@ -143,8 +202,9 @@ def audit_command(data_dir: Path | None, log_file: Path | None, server_url: str 
             verifier = parse_vkey(log_key)
             export = read_export(log_file)
             if export.header.log_vkey != log_key:
-                click.echo("warning: the export names another log key than --log-key; auditing with --log-key",
-                           err=True)
+                click.echo(
+                    "warning: the export names another log key than --log-key; auditing with --log-key", err=True
+                )
             checkpoints = [note for _, note in export.checkpoints()]
             report = _run(export.leaves(), checkpoints, verifier, export.header.tree_size, workers)
         elif data_dir is not None:
@@ -152,7 +212,7 @@ def audit_command(data_dir: Path | None, log_file: Path | None, server_url: str 
             verifier = parse_vkey(data.config.log_vkey)
             store = Store.open(data.database_url(os.environ), writable=False)
             try:
-                # The replay, plus the store's own checkpoint rows and tree nodes (`store_audit`).
+                # The replay, plus the store's own rows: checkpoints, entry rows, meta row, nodes (`store_audit`).
                 report = audit_store(store, verifier, workers=workers, progress=_progress(store.tree_size()))
             finally:
                 store.close()
