@@ -34,7 +34,6 @@ from crypto.merkle import (
     NodeRun,
     NodeStore,
     hash_leaves,
-    leaf_hash,
     node_hash,
     perfect_subtrees,
 )
@@ -51,13 +50,13 @@ from .statetree import (
     StateLeaf,
     advance_status_tree,
     format_state_leaf,
-    parse_log_leaf,
     parse_state_leaf,
     parse_status_leaf,
     state_payload_hash,
     status_key,
 )
 from .store import Append, Store, StoredEntry, StoreMismatch, WriteConflict
+from .store_rows import checked_leaves
 
 __all__ = ["Clock", "LoadedLog", "Receipt", "Sequencer", "init_log", "load_log"]
 
@@ -131,23 +130,9 @@ def _checked_leaves(
     rows: Iterable[StoredEntry], start: int, level0: Iterator[bytes]
 ) -> Iterator[Leaf | StateLeaf]:
     """Parse stored rows in order, checking each against its own leaf bytes and its stored leaf hash
-    (tree node (0, index), read from `level0`)."""
-    expected = start
-    for row in rows:
-        if row.index != expected:
-            raise StoreMismatch(f"the stored log has no leaf at index {expected}")
-        try:
-            leaf = parse_log_leaf(row.leaf)
-        except Rejected as exc:
-            raise StoreMismatch(f"the stored leaf at index {row.index} is malformed: {exc.code}") from exc
-        payload_hash = state_payload_hash(row.leaf) if isinstance(leaf, StateLeaf) else leaf.entry.payload_hash
-        if leaf.index != row.index or leaf.logged_ms != row.logged_ms or payload_hash != row.payload_hash:
-            raise StoreMismatch(f"the stored leaf at index {row.index} disagrees with its row")
-        digest = leaf_hash(row.leaf)
-        if next(level0, None) != digest:
-            raise StoreMismatch(f"the stored leaf hash of index {row.index} does not match the leaf")
-        expected += 1
-        yield leaf
+    (tree node (0, index), read from `level0`). The check is shared with `registry audit --data`
+    (`registry.store_rows.checked_leaves`)."""
+    yield from checked_leaves(rows, start, level0)
 
 
 def _replay_rows(store: Store, current: Replayed, start: int, end: int) -> Replayed:
