@@ -16,7 +16,12 @@ the clean data directory, it changes one byte of one stored value, runs `registr
   - a tree node (level, n) (tree_nodes.hash): the audit fails naming the first leaf the node covers,
     n * 2**level (the replay never reads stored nodes, so this is the data-directory audit's comparison
     of every stored node with the node recomputed from the leaves);
-  - a checkpoint of size s (checkpoints.note): the audit fails naming the checkpoint of size s.
+  - a checkpoint of size s (checkpoints.note): the audit fails naming the checkpoint of size s;
+  - a column derived from leaf i (entries.payload_hash, entries.logged_ms, the latter as its 8-byte
+    big-endian two's complement): the audit fails naming index i, the check `entry_row` and the column
+    (protocol §8.2-g);
+  - the meta row (meta.origin, meta.log_vkey, meta.tree_size; text changed to another printable ASCII
+    character, the size as the log time): the audit fails naming the check `meta_row` and the column.
 
 Half the changes write a random other byte; the other half a plausible one (a digit for a digit, a hex
 or base64 character for one of its kind, a letter for a letter), which keeps most encodings valid and so
@@ -60,7 +65,10 @@ __all__ = ["CATEGORIES", "Tamper", "TamperReport", "Verdict", "build_log", "run_
 
 ROOT = Path(__file__).resolve().parent.parent
 
-CATEGORIES = ("entry_leaf", "state_leaf", "tree_node", "checkpoint")
+CATEGORIES = ("entry_leaf", "state_leaf", "tree_node", "checkpoint", "payload_hash", "logged_ms", "meta_row")
+_INT_COLUMNS = frozenset({"logged_ms", "tree_size"})  # tampered as 8 bytes, big-endian, two's complement
+_TEXT_COLUMNS = frozenset({"origin", "log_vkey"})  # tampered as ASCII, to another printable character
+_PRINTABLE = set(range(0x21, 0x7F))
 _HEX = set(b"0123456789abcdef")
 _B64 = set((string.ascii_letters + string.digits + "+/").encode())
 _DIGITS = set(string.digits.encode())
@@ -122,7 +130,7 @@ class Tamper:
     category: str
     table: str
     column: str
-    key: tuple[int, ...]  # (index,) of a leaf, (level, index) of a node, (size,) of a checkpoint
+    key: tuple[int, ...]  # (index,) of a leaf or its row, (level, index) of a node, (size,) of a checkpoint, ()
     offset: int
     old: int
     new: int
@@ -132,12 +140,12 @@ class Tamper:
         """The leaf index the audit must name (None for a checkpoint)."""
         if self.category == "tree_node":
             return self.key[1] << self.key[0]
-        if self.category in ("entry_leaf", "state_leaf"):
+        if self.category in ("entry_leaf", "state_leaf", "payload_hash", "logged_ms"):
             return self.key[0]
         return None
 
     def __str__(self) -> str:
-        return f"{self.category} {self.key} byte {self.offset}: {self.old:#04x} -> {self.new:#04x}"
+        return f"{self.category} {self.column} {self.key} byte {self.offset}: {self.old:#04x} -> {self.new:#04x}"
 
 
 @dataclass
@@ -150,37 +158,72 @@ class Verdict:
     checkpoint_size: int | None
     message: str
     where: str = ""  # how it was named: "exact", "later", "checkpoint" (see `judge`), or "" (not named)
+    column: str = ""  # the column the audit named (the store's own checks, §8.2-g)
 
 
-def _rows(db: Path) -> dict[str, list[tuple[tuple[int, ...], bytes]]]:
+Row = tuple[tuple[int, ...], str, bytes]
+"""A stored value: its key, its column, and its bytes (an integer as 8 bytes, text as ASCII)."""
+
+
+def _as_bytes(column: str, value: int | str | bytes) -> bytes:
+    if column in _INT_COLUMNS and isinstance(value, int):
+        return value.to_bytes(8, "big", signed=True)
+    if column in _TEXT_COLUMNS and isinstance(value, str):
+        return value.encode("ascii")
+    if isinstance(value, bytes):
+        return value
+    raise TypeError(f"column {column} holds a {type(value).__name__}")
+
+
+def _from_bytes(column: str, data: bytes) -> object:
+    if column in _INT_COLUMNS:
+        return int.from_bytes(data, "big", signed=True)
+    if column in _TEXT_COLUMNS:
+        return data.decode("ascii")
+    return data
+
+
+def _rows(db: Path) -> dict[str, list[Row]]:
     """Every stored value that can be tampered with, by category."""
     with sqlite3.connect(db) as conn:
-        leaves = conn.execute('SELECT "index", leaf FROM entries ORDER BY "index"').fetchall()
+        entries = conn.execute('SELECT "index", leaf, payload_hash, logged_ms FROM entries ORDER BY "index"').fetchall()
         nodes = conn.execute('SELECT level, "index", hash FROM tree_nodes ORDER BY level, "index"').fetchall()
         notes = conn.execute("SELECT size, note FROM checkpoints ORDER BY size").fetchall()
-    out: dict[str, list[tuple[tuple[int, ...], bytes]]] = {c: [] for c in CATEGORIES}
-    for index, leaf in leaves:
+        meta = conn.execute("SELECT origin, log_vkey, tree_size FROM meta").fetchone()
+    conn.close()
+    out: dict[str, list[Row]] = {c: [] for c in CATEGORIES}
+    for index, leaf, payload_hash, logged_ms in entries:
         kind = "entry_leaf"
         try:
             kind = "entry_leaf" if hasattr(parse_log_leaf(bytes(leaf)), "entry") else "state_leaf"
         except Rejected:
             pass
-        out[kind].append(((int(index),), bytes(leaf)))
-    out["tree_node"] = [((int(level), int(index)), bytes(h)) for level, index, h in nodes]
-    out["checkpoint"] = [((int(size),), bytes(note)) for size, note in notes]
+        out[kind].append(((int(index),), "leaf", bytes(leaf)))
+        out["payload_hash"].append(((int(index),), "payload_hash", bytes(payload_hash)))
+        out["logged_ms"].append(((int(index),), "logged_ms", _as_bytes("logged_ms", logged_ms)))
+    out["tree_node"] = [((int(level), int(index)), "hash", bytes(h)) for level, index, h in nodes]
+    out["checkpoint"] = [((int(size),), "note", bytes(note)) for size, note in notes]
+    out["meta_row"] = [((), column, _as_bytes(column, value)) for column, value in zip(_META, meta, strict=True)]
     return out
 
 
+_META = ("origin", "log_vkey", "tree_size")
 _WHERE = {
-    "entry_leaf": ("entries", "leaf", '"index" = ?'),
-    "state_leaf": ("entries", "leaf", '"index" = ?'),
-    "tree_node": ("tree_nodes", "hash", 'level = ? AND "index" = ?'),
-    "checkpoint": ("checkpoints", "note", "size = ?"),
+    "entry_leaf": ("entries", '"index" = ?'),
+    "state_leaf": ("entries", '"index" = ?'),
+    "payload_hash": ("entries", '"index" = ?'),
+    "logged_ms": ("entries", '"index" = ?'),
+    "tree_node": ("tree_nodes", 'level = ? AND "index" = ?'),
+    "checkpoint": ("checkpoints", "size = ?"),
+    "meta_row": ("meta", "id = 1"),
 }
 
 
-def _new_byte(rng: random.Random, old: int) -> int:
-    """Half the time any other byte; otherwise another byte of the same kind, to keep encodings valid."""
+def _new_byte(rng: random.Random, old: int, column: str = "") -> int:
+    """Half the time any other byte; otherwise another byte of the same kind, to keep encodings valid.
+    Text columns always get another printable ASCII character (the store reads them as text)."""
+    if column in _TEXT_COLUMNS:
+        return rng.choice(sorted(_PRINTABLE - {old}))
     if rng.random() < 0.5:
         for kind in (_DIGITS, _HEX, _LETTERS, _B64):
             if old in kind:
@@ -188,23 +231,25 @@ def _new_byte(rng: random.Random, old: int) -> int:
     return rng.choice([b for b in range(256) if b != old])
 
 
-def plan_tamper(rng: random.Random, rows: dict[str, list[tuple[tuple[int, ...], bytes]]]) -> Tamper:
+def plan_tamper(rng: random.Random, rows: dict[str, list[Row]]) -> Tamper:
     category = rng.choice([c for c in CATEGORIES if rows[c]])
-    key, value = rng.choice(rows[category])
+    key, column, value = rng.choice(rows[category])
     offset = rng.randrange(len(value))
     old = value[offset]
-    table, column, _ = _WHERE[category]
-    return Tamper(category, table, column, key, offset, old, _new_byte(rng, old))
+    table, _ = _WHERE[category]
+    return Tamper(category, table, column, key, offset, old, _new_byte(rng, old, column))
 
 
 def apply_tamper(db: Path, tamper: Tamper) -> None:
     """Write the changed value into the SQLite file directly, as an attacker with the file would."""
-    table, column, where = _WHERE[tamper.category]
+    table, where = _WHERE[tamper.category]
+    column = tamper.column
     with sqlite3.connect(db) as conn:
         (value,) = conn.execute(f"SELECT {column} FROM {table} WHERE {where}", tamper.key).fetchone()
-        changed = bytearray(value)
+        changed = bytearray(_as_bytes(column, value))
         changed[tamper.offset] = tamper.new
-        conn.execute(f"UPDATE {table} SET {column} = ? WHERE {where}", (bytes(changed), *tamper.key))
+        new = _from_bytes(column, bytes(changed))
+        conn.execute(f"UPDATE {table} SET {column} = ? WHERE {where}", (new, *tamper.key))
     conn.close()
 
 
@@ -224,7 +269,9 @@ def audit(path: Path) -> tuple[int, dict[str, object]]:
 
 def judge(tamper: Tamper, code: int, report: dict[str, object], checkpoint_sizes: tuple[int, ...]) -> Verdict:
     """Detected: the audit failed (exit 1, ok false). Named: the failure names the checkpoint (a changed
-    checkpoint), the first leaf the node covers (a changed node), or, for a changed leaf i, the index i
+    checkpoint), the first leaf the node covers (a changed node), the row's index, the check `entry_row`
+    and the column (a changed derived column), the check `meta_row` and the column (a changed meta
+    row), or, for a changed leaf i, the index i
     ("exact"), a later index that the same checkpoint covers ("later": the changed leaf is valid on its
     own and the next leaf of its batch breaks a rule against it, e.g. a log time raised above the
     next one's), or that covering checkpoint ("checkpoint": the leaf is valid but its hash is not the one
@@ -234,12 +281,17 @@ def judge(tamper: Tamper, code: int, report: dict[str, object], checkpoint_sizes
     if not isinstance(failure, dict):
         failure = {}
     index, cp_size = failure.get("index"), failure.get("checkpoint_size")
+    check, column = str(failure.get("check", "")), str(failure.get("column", ""))
     detected = code == 1 and report.get("ok") is False
     where = ""
     if tamper.category == "checkpoint":
         where = "checkpoint" if cp_size == tamper.key[0] else ""
     elif tamper.category == "tree_node":
         where = "exact" if index == tamper.expected_index else ""
+    elif tamper.category in ("payload_hash", "logged_ms"):
+        where = "exact" if (index, check, column) == (tamper.expected_index, "entry_row", tamper.column) else ""
+    elif tamper.category == "meta_row":
+        where = "exact" if (check, column) == ("meta_row", tamper.column) else ""
     else:
         i = tamper.key[0]
         covering = min((s for s in checkpoint_sizes if s > i), default=None)
@@ -249,9 +301,17 @@ def judge(tamper: Tamper, code: int, report: dict[str, object], checkpoint_sizes
             where = "exact"
         elif isinstance(index, int) and covering is not None and i < index < covering:
             where = "later"
-    return Verdict(tamper, detected, detected and bool(where), str(failure.get("check", "")),
-                   index if isinstance(index, int) else None, cp_size if isinstance(cp_size, int) else None,
-                   str(failure.get("message", "")), where)
+    return Verdict(
+        tamper,
+        detected,
+        detected and bool(where),
+        check,
+        index if isinstance(index, int) else None,
+        cp_size if isinstance(cp_size, int) else None,
+        str(failure.get("message", "")),
+        where,
+        column,
+    )
 
 
 # --- the run ---------------------------------------------------------------------------------------------
@@ -291,19 +351,27 @@ class TamperReport:
             counts = by_category.get(category)
             if not counts:
                 continue
-            checks = ", ".join(f"{k.removeprefix('check ')} {n}" for k, n in sorted(counts.items())
-                               if k.startswith("check ") and n)
-            named = ", ".join(f"{k.removeprefix('where ')} {n}" for k, n in sorted(counts.items())
-                              if k.startswith("where ") and n)
-            out.append(f"  {category:11} made {counts['made']:4}  detected {counts['detected']:4}  named "
-                       f"{counts['named']:4} ({named})  by check: {checks}")
-        out.append(f"tampers made {len(self.verdicts)}, detected {len(self.verdicts) - len(self.missed)}, "
-                   f"named correctly {sum(v.named for v in self.verdicts)}, in {self.seconds:.1f} s")
+            checks = ", ".join(
+                f"{k.removeprefix('check ')} {n}" for k, n in sorted(counts.items()) if k.startswith("check ") and n
+            )
+            named = ", ".join(
+                f"{k.removeprefix('where ')} {n}" for k, n in sorted(counts.items()) if k.startswith("where ") and n
+            )
+            out.append(
+                f"  {category:12} made {counts['made']:4}  detected {counts['detected']:4}  named "
+                f"{counts['named']:4} ({named})  by check: {checks}"
+            )
+        out.append(
+            f"tampers made {len(self.verdicts)}, detected {len(self.verdicts) - len(self.missed)}, "
+            f"named correctly {sum(v.named for v in self.verdicts)}, in {self.seconds:.1f} s"
+        )
         for v in self.missed[:20]:
             out.append(f"  MISSED: {v.tamper}")
         for v in self.misnamed[:20]:
-            out.append(f"  MISNAMED: {v.tamper}: report named index {v.index}, checkpoint {v.checkpoint_size} "
-                       f"({v.check}: {v.message})")
+            out.append(
+                f"  MISNAMED: {v.tamper}: report named index {v.index}, checkpoint {v.checkpoint_size} "
+                f"({v.check} {v.column}: {v.message})"
+            )
         return out
 
 
@@ -317,8 +385,9 @@ def _copies(clean: Path, scratch: Path) -> Generator[Path, None, None]:
         n += 1
 
 
-def run_tampers(folder: Path, *, tampers: int, entries: int = 300, seed: int = 1,
-                progress: Callable[[int], None] | None = None) -> TamperReport:
+def run_tampers(
+    folder: Path, *, tampers: int, entries: int = 300, seed: int = 1, progress: Callable[[int], None] | None = None
+) -> TamperReport:
     """Build the clean log in `folder`, audit it, then make `tampers` single-byte changes, each on a
     fresh copy, and judge the audit of each."""
     os.environ.pop(DATABASE_URL_ENV, None)
@@ -350,8 +419,13 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=1, help="seed of the log and of the changes")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="tamper-") as tmp:
-        report = run_tampers(Path(tmp), tampers=args.tampers, entries=args.entries, seed=args.seed,
-                             progress=lambda n: print(f"  {n} tampers audited", flush=True))
+        report = run_tampers(
+            Path(tmp),
+            tampers=args.tampers,
+            entries=args.entries,
+            seed=args.seed,
+            progress=lambda n: print(f"  {n} tampers audited", flush=True),
+        )
     for line in report.lines():
         print(line)
     detected = len(report.verdicts) - len(report.missed)

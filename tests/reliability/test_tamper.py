@@ -1,6 +1,7 @@
 """Tamper any byte (issue 7 item 5; scripts/tamper.py --tampers 100): `registry audit --data DIR`
-detects every single-byte change to stored leaves, tree nodes and checkpoints, names the first bad
-index or checkpoint, and raises no false alarm on the clean log (protocol §8.2, §5.6-h).
+detects every single-byte change to stored leaves, tree nodes, checkpoints, the columns derived from
+the leaves and the meta row, names the first bad index, checkpoint or meta column, and raises no false
+alarm on the clean log (protocol §8.2, §5.6-h).
 
 Also the targeted cases of the data-directory audit's own checks (`registry.store_audit`): a stored tree
 node that differs from the one recomputed from the leaves, a missing node, and a checkpoint row that does
@@ -55,14 +56,14 @@ def _sql(path: Path, statement: str, *params: object) -> list[tuple[Any, ...]]:
     return rows
 
 
-@pytest.mark.spec("8.2-a", "8.2-b", "5.6-h")
+@pytest.mark.spec("8.2-a", "8.2-b", "8.2-g", "5.6-h")
 def test_every_single_byte_tamper_is_detected_and_named(tmp_path: Path) -> None:
     report = tamper.run_tampers(tmp_path, tampers=TAMPERS, entries=ENTRIES, seed=3)
     assert report.clean_ok, "false alarm on the clean log"
     assert report.missed == [], "\n".join(report.lines())
     assert report.misnamed == [], "\n".join(report.lines())
     made = {v.tamper.category for v in report.verdicts}
-    assert {"entry_leaf", "tree_node", "checkpoint"} <= made
+    assert {"entry_leaf", "tree_node", "checkpoint", "payload_hash", "logged_ms", "meta_row"} <= made
     if report.rows.get("state_leaf"):
         assert "state_leaf" in made
 
