@@ -24,7 +24,7 @@ import os
 import sys
 import time
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
-from contextlib import AbstractContextManager, asynccontextmanager, contextmanager
+from contextlib import AbstractContextManager, ExitStack, asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
@@ -34,6 +34,7 @@ from fastapi import Path as PathParam
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import Response
 from pydantic import BaseModel
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from crypto.checkpoint import open_checkpoint
 from crypto.errors import CryptoError
@@ -200,15 +201,41 @@ _ENTRY_BODY: Final[dict[str, Any]] = {
 }
 
 
+class _StartupFailureMessage:
+    """What the server prints when the log cannot be opened: `error: CODE: MESSAGE`, not a traceback.
+
+    uvicorn prints the message of a failed lifespan startup, which Starlette fills with the traceback of
+    the exception. A log that cannot be opened (a database that is not durable, a store that disagrees
+    with its checkpoints, a wrong key: `unavailable`, `audit_mismatch`, ...) is the operator's to fix,
+    not a bug: its code and sentence say what is wrong (they carry no personal data, §10). Any other
+    exception keeps its traceback. The process still exits with uvicorn's startup-failure status, 3.
+    """
+
+    def __init__(self, app: ASGIApp, failures: list[Rejection]) -> None:
+        self.app = app
+        self.failures = failures
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "lifespan":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_startup_failure(message: Message) -> None:
+            if message["type"] == "lifespan.startup.failed" and self.failures:
+                failure = self.failures[-1]
+                message = {"type": message["type"], "message": f"error: {failure.code}: {failure.message}"}
+            await send(message)
+
+        await self.app(scope, receive, send_startup_failure)
+
+
 def _openapi_without_default_422(app: FastAPI) -> Callable[[], dict[str, Any]]:
     """FastAPI documents a 422 for every operation with parameters; ours answer 400 instead ([9.1-b])."""
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema:
             return app.openapi_schema
-        schema = get_openapi(
-            title=app.title, version=app.version, description=app.description, routes=app.routes
-        )
+        schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
         for item in schema.get("paths", {}).values():
             for operation in item.values():
                 responses = operation.get("responses", {})
@@ -242,9 +269,16 @@ def create_app(source: Path | LogSource, settings: Settings | None = None) -> Fa
     opener = data_dir_source(source, os.environ) if isinstance(source, Path) else source
     runtime = Runtime()
 
+    startup_failures: list[Rejection] = []
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        with opener() as log:
+        with ExitStack() as stack:
+            try:
+                log = stack.enter_context(opener())
+            except RegistryError as exc:
+                startup_failures.append(exc.rejection)  # printed alone by _StartupFailureMessage
+                raise
             batcher = Batcher(
                 log.sequencer,
                 batch_ms=settings.batch_ms,
@@ -270,6 +304,7 @@ def create_app(source: Path | LogSource, settings: Settings | None = None) -> Fa
         redoc_url=None,
     )
     install_error_handlers(app)
+    app.add_middleware(_StartupFailureMessage, failures=startup_failures)
     app.openapi = _openapi_without_default_422(app)  # type: ignore[method-assign]
 
     @app.post(
@@ -345,9 +380,7 @@ def create_app(source: Path | LogSource, settings: Settings | None = None) -> Fa
         responses=openapi_errors(400, 404, 503),
         summary="RFC 6962 inclusion proof of an index in a tree size",
     )
-    def get_inclusion_proof(
-        index: int = Query(ge=0, le=_MAX_INT), size: int = Query(ge=0, le=_MAX_INT)
-    ) -> Response:
+    def get_inclusion_proof(index: int = Query(ge=0, le=_MAX_INT), size: int = Query(ge=0, le=_MAX_INT)) -> Response:
         if index >= size:  # protocol §9.3-c
             raise RegistryError(Rejection(ErrorCode.MALFORMED_ENCODING, "index must be below size", "9.3-c"))
         proof = runtime.sequencer.inclusion_proof(index, size)  # not_found beyond the tree size
