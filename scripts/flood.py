@@ -414,9 +414,11 @@ def main() -> int:
             asyncio.run(read_members(base, log.members, rate=args.read_rate, until=2.0))  # warm up
             baseline = asyncio.run(read_members(base, log.members, rate=args.read_rate, until=args.baseline_seconds))
             rss_before = server.rss_kb()
+            cpu_before = server.cpu_seconds()
             result, loaded = asyncio.run(flood_while_reading(
                 base, log.members, work, workers=args.workers, concurrency=args.concurrency,
                 seconds=args.seconds, read_rate=args.read_rate))  # fmt: skip
+            cpu_used = server.cpu_seconds() - cpu_before
             rss_after = server.rss_kb()
             size_after = tree_size(base)
         finally:
@@ -438,6 +440,9 @@ def main() -> int:
     peak_mb = (rss_after["VmHWM"] - rss_before["VmRSS"]) / 1024
     print(f"server RSS: {rss_before['VmRSS'] / 1024:.1f} MB before, {rss_after['VmRSS'] / 1024:.1f} MB after "
           f"(+{grown_mb:.1f} MB), peak {rss_after['VmHWM'] / 1024:.1f} MB (+{peak_mb:.1f} MB)")
+    cpu_us = cpu_used / max(1, result.sent) * 1e6
+    print(f"server CPU during the flood: {cpu_used:.1f} s, {cpu_used / result.seconds:.0%} of one core, "
+          f"{cpu_us:.0f} us per submission (the reads included)")
     for label, reads in (("unloaded", baseline), ("flooded", loaded)):
         print(f"reads {label:9}: {len(reads.latencies_ms):6,} requests, p50 {reads.percentile(0.5):6.1f} ms, "
               f"p99 {reads.percentile(0.99):7.1f} ms, statuses {dict(reads.statuses)}")
@@ -457,6 +462,8 @@ def main() -> int:
         "flood_wrong_answers": sum(result.wrong.values()),
         "flood_appended": size_after - size_before,
         **{f"flood_status_{s}": n for s, n in sorted(by_status.items())},
+        "server_cpu_s": round(cpu_used, 1),
+        "server_cpu_us_per_submission": round(cpu_us),
         "rss_growth_mb": round(grown_mb, 1),
         "rss_peak_growth_mb": round(peak_mb, 1),
         "read_p99_unloaded_ms": round(baseline.percentile(0.99), 1),

@@ -266,6 +266,11 @@ class Server:
         """The last `lines` lines of `output()`."""
         return "\n".join(self.output().splitlines()[-lines:])
 
+    def cpu_seconds(self) -> float:
+        """CPU time (user + system) the server process has used so far, in seconds (Linux /proc)."""
+        fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def rss_kb(self) -> dict[str, int]:
         """VmRSS and VmHWM (peak) of the server process, in kB (Linux /proc)."""
         status = Path(f"/proc/{self.pid}/status").read_text()
