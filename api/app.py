@@ -65,6 +65,7 @@ from .schemas import (
     policy_body,
     receipt_body,
 )
+from .telemetry import NO_TELEMETRY
 from .tiles import tiles_router
 
 __all__ = [
@@ -302,6 +303,7 @@ def create_app(source: Path | LogSource, settings: Settings | None = None) -> Fa
         lifespan=lifespan,
         docs_url=None,
         redoc_url=None,
+        telemetry=NO_TELEMETRY,  # protocol §9.1-g: no request records leave the server (api.telemetry)
     )
     install_error_handlers(app)
     app.add_middleware(_StartupFailureMessage, failures=startup_failures)

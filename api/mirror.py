@@ -23,6 +23,8 @@ from fastapi.responses import Response
 from registry.errors import ErrorCode, RegistryError, Rejection
 from registry.mirror import is_full_path, read_mirror_file
 
+from .telemetry import NO_TELEMETRY
+
 __all__ = ["MIRROR_DIR_ENV", "app_from_env", "create_mirror_app"]
 
 MIRROR_DIR_ENV: Final = "REGISTRY_MIRROR_DIR"
@@ -37,7 +39,9 @@ def _not_found() -> Response:
 
 def create_mirror_app(directory: Path) -> FastAPI:
     """The read-only app over a mirror directory."""
-    app = FastAPI(title="antiwar-registry mirror", openapi_url=None, docs_url=None, redoc_url=None)
+    app = FastAPI(
+        title="antiwar-registry mirror", openapi_url=None, docs_url=None, redoc_url=None, telemetry=NO_TELEMETRY
+    )
 
     @app.get("/checkpoint")
     def checkpoint() -> Response:

@@ -48,6 +48,8 @@ from registry.witness.protocol import (
 )
 from registry.witness.witness import Witness
 
+from .telemetry import NO_TELEMETRY
+
 __all__ = ["LOGS_ENV", "WITNESS_DIR_ENV", "app_from_env", "create_witness_app", "status_for_refusal"]
 
 WITNESS_DIR_ENV: Final = "REGISTRY_WITNESS_DIR"
@@ -76,8 +78,9 @@ def status_for_refusal(exc: RegistryError) -> int:
 def _error(rejection: Rejection, status: int) -> Response:
     if status == 500:
         rejection = Rejection(ErrorCode.INTERNAL, "internal error", "")
-    body = json.dumps({"code": str(rejection.code), "message": rejection.message, "section": rejection.section},
-                      separators=(",", ":"))
+    body = json.dumps(
+        {"code": str(rejection.code), "message": rejection.message, "section": rejection.section}, separators=(",", ":")
+    )
     return Response(body, status_code=status, media_type=_JSON)
 
 
@@ -96,7 +99,9 @@ async def _read_body(request: Request, limit: int) -> bytes | None:
 
 def create_witness_app(witness: Witness) -> FastAPI:
     """The witness's app. The caller owns `witness` (and closes its state after the app stops)."""
-    app = FastAPI(title="antiwar-registry witness", openapi_url=None, docs_url=None, redoc_url=None)
+    app = FastAPI(
+        title="antiwar-registry witness", openapi_url=None, docs_url=None, redoc_url=None, telemetry=NO_TELEMETRY
+    )
 
     @app.post("/add-checkpoint")
     async def add_checkpoint(request: Request) -> Response:
@@ -110,8 +115,9 @@ def create_witness_app(witness: Witness) -> FastAPI:
         except OldSizeMismatch as exc:
             # protocol §6.2-c: the witness's size, for the client to resend from.
             # Exactly this media type, without the charset Starlette adds to text/* types.
-            return Response(format_tree_size(exc.latest_size), status_code=409,
-                            headers={"content-type": TREE_SIZE_CONTENT_TYPE})
+            return Response(
+                format_tree_size(exc.latest_size), status_code=409, headers={"content-type": TREE_SIZE_CONTENT_TYPE}
+            )
         except RegistryError as exc:
             return _error(exc.rejection, status_for_refusal(exc))
         return Response(format_cosignature_lines(lines), status_code=200, media_type=_TEXT)
