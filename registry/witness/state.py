@@ -42,7 +42,8 @@ CREATE TABLE IF NOT EXISTS witnessed (
 @dataclass(frozen=True, slots=True)
 class WitnessedHead:
     """The latest checkpoint a witness cosigned for one origin: its size, root hash, and the log-signed
-    note as it arrived (kept as evidence should the log later sign an inconsistent one, §6.4)."""
+    note with the log's own verified signature lines only (kept as evidence should the log later sign an
+    inconsistent one, §6.4; other signature lines carry key names a client chose, so they are dropped)."""
 
     origin: str
     size: int
