@@ -1,10 +1,16 @@
 """The SQL tables of a log (protocol §5.6): entries, tree nodes, checkpoints and one meta row.
 
-Four tables and nothing else. Every column is either public (it is in the log, or derivable from it:
-leaf bytes, their hashes, node hashes, signed checkpoints, the origin and the log's public key) or
-bookkeeping about the log itself (schema version, tree size). There is no column for an IP address,
-a request time, a user agent or anything a client sends outside its signed entry: a leaked database
-says nothing the public log does not ([5.6-k]).
+Four tables, and a fifth that is only a cache. Every column is either public (it is in the log, or
+derivable from it: leaf bytes, their hashes, node hashes, signed checkpoints, the origin and the log's
+public key) or bookkeeping about the log itself (schema version, tree size). There is no column for an
+IP address, a request time, a user agent or anything a client sends outside its signed entry: a leaked
+database says nothing the public log does not ([5.6-k]).
+
+`snapshots` holds at most one start-up snapshot (protocol §9.1-i, `registry.snapshot`): the state the
+sequencer replayed from the log at one of its tree sizes, with an authentication tag. Everything in it
+is derived from the public log; the tag is keyed by a secret derived from the log's signing key and
+reveals nothing about it. It is not in `TABLES`: it is created on the first write of a snapshot, and a
+database without it is a database without a snapshot.
 
 Table models never leave `registry/store/`: the API has its own response schemas.
 """
@@ -16,7 +22,7 @@ from typing import ClassVar, Final
 from sqlalchemy import BigInteger, Column, Integer, LargeBinary, SmallInteger, String, Table
 from sqlmodel import Field, SQLModel
 
-__all__ = ["SCHEMA_VERSION", "TABLES", "CheckpointRow", "EntryRow", "MetaRow", "NodeRow"]
+__all__ = ["SCHEMA_VERSION", "SNAPSHOTS", "TABLES", "CheckpointRow", "EntryRow", "MetaRow", "NodeRow", "SnapshotRow"]
 
 SCHEMA_VERSION: Final = 1
 """The schema this code reads and writes; a store of another version is refused at open."""
@@ -69,6 +75,18 @@ class MetaRow(SQLModel, table=True):
     tree_size: int = Field(sa_column=Column("tree_size", BigInteger, nullable=False))
 
 
+class SnapshotRow(SQLModel, table=True):
+    """The one start-up snapshot (id 1): the tree size it was taken at and its bytes (tag, header and
+    the replayed state; `registry.snapshot`). A cache: deleting the row only makes the next start
+    replay the whole log."""
+
+    __tablename__: ClassVar[str] = "snapshots"
+
+    id: int = Field(sa_column=Column("id", Integer, primary_key=True, autoincrement=False))
+    size: int = Field(sa_column=Column("size", BigInteger, nullable=False))
+    data: bytes = Field(sa_column=Column("data", LargeBinary, nullable=False))
+
+
 def _table(model: type[SQLModel]) -> Table:
     table = model.__table__  # type: ignore[attr-defined]
     if not isinstance(table, Table):  # pragma: no cover - SQLModel always builds a Table
@@ -82,3 +100,5 @@ CHECKPOINTS: Final = _table(CheckpointRow)
 META: Final = _table(MetaRow)
 TABLES: Final = (ENTRIES, NODES, CHECKPOINTS, META)
 """Every table of a log, in creation order."""
+SNAPSHOTS: Final = _table(SnapshotRow)
+"""The start-up snapshot cache, created on first write (not one of `TABLES`)."""

@@ -10,6 +10,9 @@ transaction before every statement and just before COMMIT (`before_commit(step)`
 COMMIT (`after_commit(step)`). Anything it raises propagates: before the commit the transaction is
 rolled back, after it the data is committed but the caller sees the error, as in a crash.
 
+The one other write is `put_snapshot`, the start-up snapshot cache (protocol §9.1-i): it is not part of
+the log, never written in an append's transaction, and `registry.snapshot` decides what it holds.
+
 Deliberately not here: deciding what to append (the sequencer) or reading the clock.
 """
 
@@ -28,7 +31,7 @@ from crypto.merkle import NodeRun
 
 from .db import WRITE_OPTION, ConnectHook, create_engine, display_url, parse_url, ping
 from .errors import LogExists, NoLog, StoreMismatch, StoreUnavailable, WriteConflict
-from .models import CHECKPOINTS, ENTRIES, META, META_ID, NODES, SCHEMA_VERSION, TABLES
+from .models import CHECKPOINTS, ENTRIES, META, META_ID, NODES, SCHEMA_VERSION, SNAPSHOTS, TABLES
 from .nodes import SqlNodeStore, db_errors
 
 __all__ = [
@@ -167,6 +170,11 @@ class Store:
         return display_url(self._url)
 
     @property
+    def writable(self) -> bool:
+        """Whether this store was opened for writing."""
+        return self._writable
+
+    @property
     def dialect(self) -> str:
         """ "sqlite" or "postgresql"."""
         return self._engine.dialect.name
@@ -204,6 +212,8 @@ class Store:
                 conn.execute(CHECKPOINTS.delete())
                 conn.execute(NODES.delete())
                 conn.execute(META.delete())
+                if self._engine.dialect.has_table(conn, SNAPSHOTS.name):
+                    conn.execute(SNAPSHOTS.delete())
                 conn.execute(
                     META.insert(),
                     {
@@ -311,6 +321,42 @@ class Store:
             if len(rows) < _CHUNK:
                 return
             position = int(rows[-1][0]) + 1
+
+    # --- the start-up snapshot (a cache, protocol §9.1-i) -----------------------------------------
+
+    def snapshot(self) -> tuple[int, bytes] | None:
+        """(size, data) of the stored start-up snapshot, or None when there is none."""
+        with db_errors("read the start-up snapshot"), self._engine.connect() as conn:
+            if not self._engine.dialect.has_table(conn, SNAPSHOTS.name):
+                return None
+            row = conn.execute(select(SNAPSHOTS.c.size, SNAPSHOTS.c.data).where(SNAPSHOTS.c.id == META_ID)).first()
+        return None if row is None else (int(row[0]), bytes(row[1]))
+
+    def put_snapshot(self, size: int, data: bytes) -> bool:
+        """Replace the start-up snapshot by `data`, taken at tree size `size`, unless the stored one is of
+        a larger size (creating the table on first use). One transaction of its own, never an append's.
+
+        Returns:
+            Whether it was written.
+
+        Raises:
+            StoreMismatch (`audit_mismatch`): `size` is above the stored tree size; nothing written.
+            StoreUnavailable (`unavailable`): read-only store, or the database failed.
+        """
+        self._require_writable()
+        with db_errors("write the start-up snapshot"), self._write() as conn:
+            with conn.begin():
+                SNAPSHOTS.create(conn, checkfirst=True)
+            with conn.begin():
+                tree_size = conn.execute(select(META.c.tree_size).where(META.c.id == META_ID)).scalar()
+                if tree_size is None or size > int(tree_size):
+                    raise StoreMismatch(f"a start-up snapshot of size {size} is above the stored tree size")
+                stored = conn.execute(select(SNAPSHOTS.c.size).where(SNAPSHOTS.c.id == META_ID)).scalar()
+                if stored is not None and int(stored) > size:
+                    return False
+                conn.execute(SNAPSHOTS.delete())
+                conn.execute(SNAPSHOTS.insert(), {"id": META_ID, "size": size, "data": data})
+        return True
 
     # --- the write ---------------------------------------------------------------------------------
 
