@@ -94,7 +94,7 @@ __all__ = [
     "write_synthetic_export",
 ]
 
-GENERATOR_VERSION: Final = 2  # 2: state leaves under every checkpoint (protocol §5.8-i)
+GENERATOR_VERSION: Final = 3  # 2: state leaves (protocol §5.8-i); 3: at their batch's log time (§8.2-f)
 """Bumped whenever the same arguments would generate other bytes (benchmarks key their caches by it)."""
 
 SYNTH_ORIGIN: Final = "synthetic.registry.example/log"
@@ -364,7 +364,7 @@ class SyntheticLog:
         for index in range(1, count):
             ctx = Context(index, self._logged_ms(index))
             if tree is not None and seal_every is not None and ((index + 1) % seal_every == 0 or index == count - 1):
-                sealed = StateLeaf(index, ctx.logged_ms, tree.root)
+                sealed = StateLeaf(index, state.last_logged_ms, tree.root)  # protocol §8.2-f: its batch's time
                 self.state = state = apply_state_leaf(state, sealed, tree)
                 yield index, 0, format_state_leaf(sealed)
                 continue
