@@ -7,7 +7,10 @@ Only then does it return receipts.
 
 At open it replays every stored leaf through the same `apply` the auditor runs, rebuilds the tree's
 frontier from the stored nodes, and refuses to start unless the leaves, the nodes and the latest
-checkpoint agree ([5.6-h]).
+checkpoint agree ([5.6-h]). With a start-up snapshot in the store (protocol §9.1-i, `registry.snapshot`:
+the state at an earlier tree size, tagged with a key only the log's private key gives), it runs only
+the leaves after the snapshot through the rules, and still checks every row, leaf hash, node and the
+latest checkpoint. It writes such a snapshot itself, in the background, every so many leaves.
 
 Every batch ends with a state leaf (protocol §5.8-i): the root of the status tree after the batch's
 entries, so that the last leaf of every checkpoint the log signs commits to the members' status. The
@@ -20,6 +23,7 @@ guarded by one lock. It does not batch requests (the API does) and does not talk
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -34,6 +38,7 @@ from crypto.merkle import (
     NodeRun,
     NodeStore,
     hash_leaves,
+    leaf_hash,
     node_hash,
     perfect_subtrees,
 )
@@ -44,6 +49,8 @@ from .credential import Credential
 from .errors import ErrorCode, RegistryError, Rejected, Rejection
 from .replay import Replayed, replay_log_leaf
 from .rules import Context, apply, check, genesis
+from .snapshot import Snapshot, check_snapshot_state, format_snapshot, open_snapshot
+from .snapshot import snapshot_key as startup_key
 from .state import State
 from .statements import Entry, Leaf, format_leaf, parse_entry, verify_entry
 from .statetree import (
@@ -55,7 +62,7 @@ from .statetree import (
     state_payload_hash,
     status_key,
 )
-from .store import Append, Store, StoredEntry, StoreMismatch, WriteConflict
+from .store import Append, Store, StoredEntry, StoreError, StoreMismatch, WriteConflict
 from .store_rows import checked_leaves
 
 __all__ = ["Clock", "LoadedLog", "Receipt", "Sequencer", "init_log", "load_log"]
@@ -93,6 +100,8 @@ class LoadedLog:
     checkpoint: bytes | None
     tree: SparseMerkleTree = field(default_factory=SparseMerkleTree)
     """The status tree after the `size` leaves (protocol §5.8)."""
+    replayed_from: int = 0
+    """The size of the start-up snapshot the rules were run from (0: from genesis, every leaf)."""
 
 
 class _Overlay:
@@ -126,9 +135,7 @@ def _frontier(tree_nodes: NodeStore, size: int) -> dict[NodeKey, bytes]:
     return dict(zip(keys, tree_nodes.get_nodes(keys), strict=True))
 
 
-def _checked_leaves(
-    rows: Iterable[StoredEntry], start: int, level0: Iterator[bytes]
-) -> Iterator[Leaf | StateLeaf]:
+def _checked_leaves(rows: Iterable[StoredEntry], start: int, level0: Iterator[bytes]) -> Iterator[Leaf | StateLeaf]:
     """Parse stored rows in order, checking each against its own leaf bytes and its stored leaf hash
     (tree node (0, index), read from `level0`). The check is shared with `registry audit --data`
     (`registry.store_rows.checked_leaves`)."""
@@ -149,6 +156,94 @@ def _replay_rows(store: Store, current: Replayed, start: int, end: int) -> Repla
     if count != end - start:
         raise StoreMismatch(f"the stored log has no leaf at index {start + count}")
     return current
+
+
+_ENTRY_LEAF: Final = b'{"entry":{"signatures":['
+_STATE_LEAF: Final = b'{"index":'
+_STATEMENT: Final = b'],"statement":'
+_INDEX: Final = b'},"index":'
+_LOGGED: Final = b',"logged_ms":'
+_STATE: Final = b',"state":'
+
+
+def _leaf_columns(leaf: bytes) -> tuple[int, int, bytes] | None:
+    """(index, logged_ms, payload hash) of a leaf written by a sequencer, read by slicing its canonical
+    bytes instead of parsing them; None for any other shape (the caller then parses it).
+
+    An entry leaf is `{"entry":{"signatures":[...],"statement":S},"index":N,"logged_ms":T}` (§5.6-a):
+    the signatures hold only hex and base64, so the first `],"statement":` starts S, and the last
+    `},"index":` ends it; its payload hash is SHA-256(S), S being the canonical statement bytes. A
+    state leaf is `{"index":N,"logged_ms":T,"state":...}` (§5.8-h), its payload hash SHA-256 of it all.
+    """
+    if leaf.startswith(_STATE_LEAF):
+        head, found, _ = leaf[len(_STATE_LEAF) :].partition(_STATE)
+        index, found_time, logged_ms = head.partition(_LOGGED)
+        if found and found_time and index.isdigit() and logged_ms.isdigit():
+            return int(index), int(logged_ms), state_payload_hash(leaf)
+        return None
+    if not leaf.startswith(_ENTRY_LEAF):
+        return None
+    start, end = leaf.find(_STATEMENT), leaf.rfind(_INDEX)
+    if start < 0 or end <= start or not leaf.endswith(b"}"):
+        return None
+    index, found, logged_ms = leaf[end + len(_INDEX) : -1].partition(_LOGGED)
+    if not (found and index.isdigit() and logged_ms.isdigit()):
+        return None
+    return int(index), int(logged_ms), hashlib.sha256(leaf[start + len(_STATEMENT) : end]).digest()
+
+
+def _check_rows(store: Store, start: int, end: int) -> None:
+    """Check stored rows [start, end) against their own leaf bytes and stored leaf hashes, as
+    `_checked_leaves` does, without parsing (`_leaf_columns`) or replaying them: the rows a start-up
+    snapshot covers (protocol §9.1-i)."""
+    level0 = _nodes_or_mismatch(store.nodes.iter_level(0, start, end))
+    expected = start
+    for row in store.iter_entries(start, end):
+        if row.index != expected:
+            raise StoreMismatch(f"the stored log has no leaf at index {expected}")
+        columns = _leaf_columns(row.leaf)
+        if columns is None:  # not a shape the sequencer writes: parse it, with the full row check
+            next(_checked_leaves((row,), row.index, level0))
+        else:
+            if columns != (row.index, row.logged_ms, row.payload_hash):
+                raise StoreMismatch(f"the stored row of leaf {row.index} disagrees with its leaf")
+            if next(level0, None) != leaf_hash(row.leaf):
+                raise StoreMismatch(f"the stored leaf hash of index {row.index} does not match the leaf")
+        expected += 1
+    if expected != end:
+        raise StoreMismatch(f"the stored log has no leaf at index {expected}")
+
+
+def _read_snapshot(store: Store, key: bytes, origin: str, size: int) -> Snapshot | None:
+    """The stored start-up snapshot when there is one this code can use, checked against the stored
+    tree and its state leaf (protocol §9.1-i); None when there is none or other replay code made it.
+
+    Requires the rows [0, snapshot size) to be checked (`_check_rows`) before it is trusted; the stored
+    interior nodes and the latest checkpoint are checked by `load_log` after it.
+
+    Raises:
+        StoreMismatch (`audit_mismatch`): the snapshot is not this log's, or disagrees with it.
+    """
+    stored = store.snapshot()
+    if stored is None:
+        return None
+    snapshot = open_snapshot(key, origin, stored[1])
+    if snapshot is None:
+        return None
+    if snapshot.size > size:
+        raise StoreMismatch(
+            f"the stored log has {size} leaves, fewer than its start-up snapshot of size {snapshot.size}"
+        )
+    _check_rows(store, 0, snapshot.size)
+    try:
+        root = MerkleTree(_Overlay(store.nodes, _frontier(store.nodes, snapshot.size)), snapshot.size).root()
+        last = parse_state_leaf(store.leaf(snapshot.size - 1) or b"")
+    except (CryptoError, Rejected) as exc:
+        raise StoreMismatch(f"the stored log has no state leaf or tree of size {snapshot.size}: {exc.code}") from exc
+    if root != snapshot.root_hash:
+        raise StoreMismatch(f"the start-up snapshot of size {snapshot.size} is not of the stored tree of that size")
+    check_snapshot_state(snapshot, last.root)
+    return snapshot
 
 
 def _nodes_or_mismatch(nodes: Iterator[bytes]) -> Iterator[bytes]:
@@ -193,13 +288,19 @@ def _check_head(store: Store, verifier: NoteVerifier, origin: str, size: int, ro
     return note
 
 
-def load_log(store: Store) -> LoadedLog:
+def load_log(store: Store, *, snapshot_key: bytes | None = None) -> LoadedLog:
     """Replay and check a stored log ([5.6-h]); needs no private key.
 
     Steps: read the meta row; replay every leaf [0, tree size) through the rules engine, checking each
     row against its leaf and its stored leaf hash; check every stored interior node is the hash of its
     children; compute the root hash from the stored frontier; check the latest checkpoint is the log's
     signature over that size and root.
+
+    With `snapshot_key` (`registry.snapshot.snapshot_key` of the log's signer) and a usable start-up
+    snapshot of size s in the store (protocol §9.1-i): check the rows [0, s) against their leaves and
+    leaf hashes without replaying them, check the snapshot (its tag, its root against the stored tree of
+    size s, its status tree against the state leaf at s - 1), and replay only [s, tree size) from its
+    state; every other step is the same.
 
     Raises:
         NoLog (`not_found`): no log in the database.
@@ -212,7 +313,11 @@ def load_log(store: Store) -> LoadedLog:
     except CryptoError as exc:
         raise StoreMismatch(f"the stored log key is not a valid verifier key: {exc.code}") from exc
     size = meta.tree_size
-    replayed = _replay_rows(store, Replayed.empty(), 0, size)
+    snapshot = None if snapshot_key is None else _read_snapshot(store, snapshot_key, meta.origin, size)
+    if snapshot is None:
+        replayed = _replay_rows(store, Replayed.empty(), 0, size)
+    else:
+        replayed = _replay_rows(store, Replayed(snapshot.state, snapshot.tree), snapshot.size, size)
     _check_upper_levels(store, size)
     try:
         frontier = _frontier(store.nodes, size)
@@ -222,7 +327,10 @@ def load_log(store: Store) -> LoadedLog:
     note = _check_head(store, verifier, meta.origin, size, root)
     if size and not _ends_with_state_leaf(store, size):
         raise StoreMismatch(f"the last leaf of the checkpoint of size {size} is not a state leaf")
-    return LoadedLog(meta.origin, verifier, replayed.state, size, root, MappingProxyType(frontier), note, replayed.tree)
+    start = 0 if snapshot is None else snapshot.size
+    return LoadedLog(
+        meta.origin, verifier, replayed.state, size, root, MappingProxyType(frontier), note, replayed.tree, start
+    )
 
 
 def _ends_with_state_leaf(store: Store, size: int) -> bool:
@@ -235,11 +343,15 @@ class Sequencer:
 
     Shared state: `_log` (a frozen `LoadedLog` snapshot) is replaced, never mutated, by `submit_batch`
     after a commit, under `_lock`; readers take the reference once and need no lock. `_trees` (the
-    status trees of the last `TREES_KEPT` checkpoints, by size) is replaced the same way. `_stale` and
-    `_fenced` are written under `_lock` only.
+    status trees of the last `TREES_KEPT` checkpoints, by size) is replaced the same way. `_stale`,
+    `_fenced`, `_snapshot_size` and `_snapshotting` are written under `_lock` only; the thread that
+    writes a start-up snapshot reads only the frozen `LoadedLog` it was given.
     """
 
     TREES_KEPT: Final = 16
+    SNAPSHOT_EVERY = 16_384
+    """A start-up snapshot is written (in the background) once the log has grown by this many leaves, or
+    by a sixteenth of the last snapshot's size if more, since the last one (protocol §9.1-i)."""
 
     def __init__(self, store: Store, signer: NoteSigner, clock: Clock, log: LoadedLog) -> None:
         """Use `Sequencer.open`."""
@@ -251,21 +363,34 @@ class Sequencer:
         self._trees: Mapping[int, SparseMerkleTree] = MappingProxyType({log.size: log.tree})
         self._stale = False
         self._fenced: str | None = None
+        self._snapshot_key: Final = startup_key(signer)
+        self._snapshot_size = log.replayed_from
+        self._snapshotting = False
 
     @classmethod
-    def open(cls, store: Store, signer: NoteSigner, clock: Clock) -> Sequencer:
+    def open(cls, store: Store, signer: NoteSigner, clock: Clock, *, full_check: bool = False) -> Sequencer:
         """Load, replay and check the stored log (`load_log`), then take its writer role.
+
+        Starts from the store's start-up snapshot when it has a usable one (protocol §9.1-i), unless
+        `full_check`: then every leaf goes through the rules from genesis, as `registry audit` does. When
+        the log has grown enough since its last snapshot, a new one is written in the background.
 
         Raises:
             NoLog (`not_found`): the database holds no log.
-            StoreMismatch (`audit_mismatch`): the stored log fails a check of `load_log`, or `signer` is
-                not the log's key.
+            StoreMismatch (`audit_mismatch`): the stored log fails a check of `load_log`, its snapshot is
+                not this log's or disagrees with it, or `signer` is not the log's key.
             StoreUnavailable (`unavailable`): the database failed.
         """
-        log = load_log(store)
+        meta = store.meta()
+        if signer.name != meta.origin or signer.vkey != meta.log_vkey:
+            raise StoreMismatch("the signing key is not this log's key")
+        log = load_log(store, snapshot_key=None if full_check else startup_key(signer))
         if signer.name != log.origin or signer.verifier != log.verifier:
             raise StoreMismatch("the signing key is not this log's key")
-        return cls(store, signer, clock, log)
+        sequencer = cls(store, signer, clock, log)
+        with sequencer._lock:
+            sequencer._maybe_snapshot()
+        return sequencer
 
     # --- reads (no lock) --------------------------------------------------------------------------
 
@@ -499,7 +624,50 @@ class Sequencer:
             # a client that resubmits gets `duplicate_entry` and finds its entry by payload hash.
             self._log = new_log  # step 5
             self._keep_tree(new_size, status)
+            self._maybe_snapshot()
             return [r for r in results if r is not None]
+
+    # --- start-up snapshots (protocol §9.1-i) -------------------------------------------------------
+
+    def write_snapshot(self) -> int:
+        """Write a start-up snapshot of the committed log now, in this thread; return its size (0 when
+        nothing was written: an empty log, or a larger snapshot already stored).
+
+        Raises:
+            StoreUnavailable (`unavailable`): read-only store, or the database failed.
+        """
+        written = self._write_snapshot(self._log)
+        with self._lock:
+            self._snapshot_size = max(self._snapshot_size, written)
+        return written
+
+    def _write_snapshot(self, log: LoadedLog) -> int:
+        if log.state is None or log.size == 0:
+            return 0
+        data = format_snapshot(self._snapshot_key, log.origin, Snapshot(log.size, log.root_hash, log.state, log.tree))
+        return log.size if self._store.put_snapshot(log.size, data) else 0
+
+    def _maybe_snapshot(self) -> None:
+        """Start writing a snapshot in the background when one is due and none is being written. Under
+        `_lock`."""
+        log = self._log
+        due = max(self.SNAPSHOT_EVERY, self._snapshot_size // 16)
+        if self._snapshotting or not self._store.writable or log.size - self._snapshot_size < due:
+            return
+        self._snapshotting = True
+        thread = threading.Thread(target=self._snapshot_in_background, args=(log,), name="snapshot", daemon=True)
+        thread.start()
+
+    def _snapshot_in_background(self, log: LoadedLog) -> None:
+        written = 0
+        try:
+            written = self._write_snapshot(log)
+        except StoreError:
+            pass  # a snapshot is a cache: the next one is due again at the next commit
+        finally:
+            with self._lock:
+                self._snapshotting = False
+                self._snapshot_size = max(self._snapshot_size, written)
 
     def _keep_tree(self, size: int, tree: SparseMerkleTree) -> None:
         """Remember the status tree of a new checkpoint; keep the last TREES_KEPT. Under `_lock`."""
