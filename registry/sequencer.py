@@ -23,9 +23,11 @@ guarded by one lock. It does not batch requests (the API does) and does not talk
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Final
@@ -288,6 +290,23 @@ def _check_head(store: Store, verifier: NoteVerifier, origin: str, size: int, ro
     return note
 
 
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector (reference counting goes on), then resume it if it ran.
+
+    Loading a log builds millions of long-lived objects (the state is frozen values, without cycles);
+    the collector would traverse the growing heap again and again, which took more than half the time
+    of a start from a snapshot of 100,000 leaves.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def load_log(store: Store, *, snapshot_key: bytes | None = None) -> LoadedLog:
     """Replay and check a stored log ([5.6-h]); needs no private key.
 
@@ -307,6 +326,11 @@ def load_log(store: Store, *, snapshot_key: bytes | None = None) -> LoadedLog:
         StoreMismatch (`audit_mismatch`): any check fails.
         StoreUnavailable (`unavailable`): the database failed.
     """
+    with _collector_paused():
+        return _load_log(store, snapshot_key)
+
+
+def _load_log(store: Store, snapshot_key: bytes | None) -> LoadedLog:
     meta = store.meta()
     try:
         verifier = parse_vkey(meta.log_vkey)

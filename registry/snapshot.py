@@ -48,6 +48,7 @@ sequencer reads and writes the snapshot through the store).
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import hmac
@@ -57,7 +58,7 @@ import io
 import pickle
 import struct
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 from itertools import islice
 from typing import Final, cast
@@ -70,7 +71,7 @@ from crypto.note import NoteSigner
 from crypto.smt import SparseMerkleTree
 
 from .errors import Rejected
-from .state import State
+from .state import GivenVouch, Member, Revocation, State, VouchRecord
 from .statetree import parse_status_leaf, status_key
 from .store import StoreMismatch
 
@@ -121,9 +122,36 @@ _ALLOWED: Final = frozenset(
         ("registry.statements", "PolicyStatement"),
         ("registry.statements", "Reason"),
         ("registry.statements", "StatementType"),
+        ("registry.snapshot", "_build"),
     }
 )
-"""The only classes a snapshot's body may build."""
+"""The only classes (and the one function) a snapshot's body may build objects with."""
+
+_SLOTS: Final[dict[type, tuple[str, ...]]] = {
+    cls: tuple(f.name for f in dataclasses.fields(cls)) for cls in (Member, VouchRecord, GivenVouch, Revocation)
+}
+"""The frozen values a state holds by the hundred thousand, pickled as (class, field values): the
+dataclasses' own pickling looks their fields up again for every object, which took a third of the time
+to read a snapshot."""
+
+
+def _build(cls: type, values: tuple[object, ...]) -> object:
+    """One frozen value of `_SLOTS` from its field values (what `_Pickler` writes)."""
+    names = _SLOTS.get(cls)
+    if names is None or len(values) != len(names):
+        raise pickle.UnpicklingError("a snapshot may build only the state's own values")
+    value: object = object.__new__(cls)
+    for name, field_value in zip(names, values, strict=True):
+        object.__setattr__(value, name, field_value)
+    return value
+
+
+class _Pickler(pickle.Pickler):
+    def reducer_override(self, obj: object) -> tuple[Callable[..., object], tuple[object, ...]]:
+        names = _SLOTS.get(type(obj))
+        if names is None:
+            return NotImplemented  # type: ignore[no-any-return]  # pickle's "reduce it as usual"
+        return _build, (type(obj), tuple(getattr(obj, name) for name in names))
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,7 +202,7 @@ def _body(snapshot: Snapshot) -> bytes:
     out = io.BytesIO()
 
     def dump(value: object) -> None:  # one pickle each, with its own memo: read back by one `load` each
-        pickle.Pickler(out, protocol=5).dump(value)
+        _Pickler(out, protocol=5).dump(value)
 
     state = snapshot.state
     empty: dict[str, immutables.Map[object, object]] = {name: immutables.Map() for name in _MAPS}
