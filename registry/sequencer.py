@@ -442,6 +442,12 @@ class Sequencer:
         return self._log.root_hash
 
     @property
+    def replayed_from(self) -> int:
+        """The size of the start-up snapshot this sequencer opened from (0: every leaf went through the
+        rules at open; protocol §9.1-i)."""
+        return self._log.replayed_from
+
+    @property
     def status_tree(self) -> SparseMerkleTree:
         """The status tree after every committed leaf (protocol §5.8)."""
         return self._log.tree

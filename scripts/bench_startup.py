@@ -11,14 +11,18 @@ For each size, in ascending order:
      one log time, with the tree nodes they complete and one checkpoint signed by the log's key per
      batch, as the sequencer writes them. Cached under --workdir by size, seed and generator version, so
      reruns are quick;
-  2. time `Store.open` + `Sequencer.open` in this process (`open_s`: the whole start-up check of
-     `load_log`; `open_cpu_s`: its CPU time, less disturbed by other work on the machine), the best of
-     --repeat runs;
-  3. time `registry serve --data DIR` in a fresh subprocess from its start until `GET /healthz` answers
-     200 (`serve_s`: interpreter, imports, the same start-up check and uvicorn), the best of --repeat runs.
-     A log of two leaves gives the fixed cost (`serve_s_base`).
+  2. with no start-up snapshot in the store: time `Store.open` + `Sequencer.open(full_check=True)` in this
+     process (`open_full_s`: every leaf through the rules, as before snapshots existed; `open_full_cpu_s`:
+     its CPU time, less disturbed by other work on the machine), and `registry serve --data DIR` in a
+     fresh subprocess from its start until `GET /healthz` answers 200 (`serve_full_s`: interpreter,
+     imports, the same start-up and uvicorn; the snapshot it starts writing is dropped before each run);
+  3. write the start-up snapshot (protocol §9.1-i; `snapshot_mb`, `snapshot_write_s`), then time the same
+     two starts from it (`open_s`, `open_cpu_s`, `serve_s`): every row, leaf hash, node and the latest
+     checkpoint are still checked, the rules run on no leaf.
+  Each figure is the best of --repeat runs. A log of two leaves gives the fixed cost of a server start
+  (`serve_s_base`).
 
---profile SIZE runs `Sequencer.open` once under cProfile on that size and prints the top functions by
+--profile SIZE runs both opens once under cProfile on that size and prints the top functions by
 cumulative and by own time (to stderr).
 
 The headline figures end the output, one `name=value` line each.
@@ -27,6 +31,7 @@ The headline figures end the output, one `name=value` line each.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import cProfile
 import hashlib
 import http.client
@@ -36,6 +41,7 @@ import pstats
 import shutil
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -50,7 +56,7 @@ import synthlog
 from crypto.checkpoint import Checkpoint, sign_checkpoint
 from crypto.merkle import MerkleTree, NodeKey, NodeRun, hash_leaves
 from crypto.note import format_note
-from registry.datadir import create_data_dir, open_data_dir
+from registry.datadir import DB_FILE, create_data_dir, open_data_dir
 from registry.sequencer import Sequencer
 from registry.statetree import StateLeaf, parse_log_leaf, state_payload_hash
 from registry.store import Append, Store, StoredEntry
@@ -152,26 +158,48 @@ def ensure_data_dir(workdir: Path, entries: int, seed: bytes, founders: int) -> 
 # --- the timings -----------------------------------------------------------------------------------
 
 
-def time_open(path: Path) -> tuple[float, float, int]:
+def drop_snapshot(path: Path) -> None:
+    """Remove the data directory's start-up snapshot (a cache), so that the next start replays every leaf."""
+    with contextlib.closing(sqlite3.connect(path / DB_FILE)) as db, db:
+        db.execute("DROP TABLE IF EXISTS snapshots")
+
+
+def write_snapshot(path: Path) -> tuple[float, int]:
+    """Open the log and write its start-up snapshot; (seconds the write took, snapshot bytes)."""
+    data = open_data_dir(path)
+    with Store.open(data.database_url({}), writable=True) as store:
+        sequencer = Sequencer.open(store, data.signer(), lambda: 0)
+        started = time.perf_counter()
+        if sequencer.write_snapshot() != sequencer.size:
+            raise SystemExit("the start-up snapshot was not written")
+        seconds = time.perf_counter() - started
+        stored = store.snapshot()
+    if stored is None:
+        raise SystemExit("the start-up snapshot is not in the store")
+    return seconds, len(stored[1])
+
+
+def time_open(path: Path, *, full_check: bool) -> tuple[float, float, int, int]:
     """Wall and CPU seconds to open the store and the sequencer of the data directory at `path`; its
-    tree size."""
+    tree size, and the size of the snapshot it started from (0: every leaf replayed)."""
     data = open_data_dir(path)
     signer = data.signer()
     started, started_cpu = time.perf_counter(), time.process_time()
-    with Store.open(data.database_url({}), writable=True) as store:
-        sequencer = Sequencer.open(store, signer, lambda: 0)
+    with Store.open(data.database_url({}), writable=False) as store:
+        sequencer = Sequencer.open(store, signer, lambda: 0, full_check=full_check)
         seconds, cpu = time.perf_counter() - started, time.process_time() - started_cpu
-        return seconds, cpu, sequencer.size
+        return seconds, cpu, sequencer.size, sequencer.replayed_from
 
 
-def profile_open(path: Path, top: int = 30) -> None:
+def profile_open(path: Path, *, full_check: bool, top: int = 30) -> None:
     data = open_data_dir(path)
     signer = data.signer()
     profiler = cProfile.Profile()
-    with Store.open(data.database_url({}), writable=True) as store:
+    with Store.open(data.database_url({}), writable=False) as store:
         profiler.enable()
-        Sequencer.open(store, signer, lambda: 0)
+        Sequencer.open(store, signer, lambda: 0, full_check=full_check)
         profiler.disable()
+    print(f"--- profile of Sequencer.open, full_check={full_check} ---", file=sys.stderr)
     stats = pstats.Stats(profiler, stream=sys.stderr)
     stats.sort_stats("cumulative").print_stats(top)
     stats.sort_stats("tottime").print_stats(top)
@@ -278,29 +306,39 @@ def main(argv: list[str] | None = None) -> int:
     for entries in args.entries:
         print(f"\n== {entries:,} leaves ==")
         path = ensure_data_dir(args.workdir, entries, seed, args.founders)
-        opens, cpus = [], []
-        for _ in range(repeat):
-            seconds, cpu, size = time_open(path)
-            if size != entries:
-                raise SystemExit(f"the sequencer opened a log of {size} leaves, expected {entries}")
-            opens.append(seconds)
-            cpus.append(cpu)
-        open_s, open_cpu_s = min(opens), min(cpus)
-        print(
-            f"  Sequencer.open: {open_s:.2f} s ({entries / open_s:,.0f} leaves/s; runs: "
-            f"{', '.join(f'{s:.2f}' for s in opens)})"
-        )
-        print(f"  Sequencer.open CPU time: {open_cpu_s:.2f} s")
-        figures.append((f"open_s_{entries}", f"{open_s:.2f}"))
-        figures.append((f"open_cpu_s_{entries}", f"{open_cpu_s:.2f}"))
-        figures.append((f"open_us_per_leaf_{entries}", f"{1e6 * open_s / entries:.1f}"))
-        if args.profile == entries:
-            profile_open(path)
-        if not args.no_serve:
-            serves = [time_serve(path, entries) for _ in range(repeat)]
-            serve_s = min(serves)
-            print(f"  registry serve until /healthz: {serve_s:.2f} s (runs: {', '.join(f'{s:.2f}' for s in serves)})")
-            figures.append((f"serve_s_{entries}", f"{serve_s:.2f}"))
+        drop_snapshot(path)
+        for full_check, tag in ((True, "_full"), (False, "")):
+            if not full_check:
+                write_s, snapshot_bytes = write_snapshot(path)
+                print(f"  start-up snapshot: {snapshot_bytes / 1e6:.1f} MB, written in {write_s:.2f} s")
+                figures.append((f"snapshot_mb_{entries}", f"{snapshot_bytes / 1e6:.1f}"))
+                figures.append((f"snapshot_write_s_{entries}", f"{write_s:.2f}"))
+            what = "every leaf replayed (full_check)" if full_check else "from the start-up snapshot"
+            opens, cpus = [], []
+            for _ in range(repeat):
+                seconds, cpu, size, start = time_open(path, full_check=full_check)
+                if size != entries or start != (0 if full_check else entries):
+                    raise SystemExit(f"the sequencer opened a log of {size} leaves from {start}, expected {entries}")
+                opens.append(seconds)
+                cpus.append(cpu)
+            open_s, open_cpu_s = min(opens), min(cpus)
+            runs = ", ".join(f"{s:.2f}" for s in opens)
+            print(f"  Sequencer.open, {what}: {open_s:.2f} s, {open_cpu_s:.2f} s CPU (runs: {runs})")
+            figures.append((f"open{tag}_s_{entries}", f"{open_s:.2f}"))
+            figures.append((f"open{tag}_cpu_s_{entries}", f"{open_cpu_s:.2f}"))
+            figures.append((f"open{tag}_us_per_leaf_{entries}", f"{1e6 * open_s / entries:.1f}"))
+            if args.profile == entries:
+                profile_open(path, full_check=full_check)
+            if not args.no_serve:
+                serves = []
+                for _ in range(repeat):
+                    if full_check:
+                        drop_snapshot(path)  # a server that replayed everything writes one in the background
+                    serves.append(time_serve(path, entries))
+                serve_s = min(serves)
+                runs = ", ".join(f"{s:.2f}" for s in serves)
+                print(f"  registry serve until /healthz, {what}: {serve_s:.2f} s (runs: {runs})")
+                figures.append((f"serve{tag}_s_{entries}", f"{serve_s:.2f}"))
     print()
     for name, value in figures:
         print(f"{name}={value}")

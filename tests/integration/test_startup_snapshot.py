@@ -89,7 +89,7 @@ def test_open_from_a_snapshot_gives_the_state_tree_and_root_of_a_full_replay(ope
     sequencer.submit_batch(_declares(community, 3, 2))  # leaves after the snapshot are replayed
     fast = Sequencer.open(open_store(), log_signer(), ManualClock())
     full = Sequencer.open(open_store(), log_signer(), ManualClock(), full_check=True)
-    assert fast._log.replayed_from == snapshot_size and full._log.replayed_from == 0
+    assert fast.replayed_from == snapshot_size and full.replayed_from == 0
     assert fast.size == full.size == sequencer.size
     assert fast.state == full.state == sequencer.state
     assert fast.status_tree.root == full.status_tree.root == sequencer.status_tree.root
@@ -108,7 +108,7 @@ def test_a_snapshot_made_by_other_replay_code_is_not_used(
     monkeypatch.undo()
     _store_snapshot(store_url, data, sequencer.size)
     again = Sequencer.open(open_store(), log_signer(), ManualClock())
-    assert again._log.replayed_from == 0
+    assert again.replayed_from == 0
     assert again.state == sequencer.state
 
 
@@ -286,7 +286,7 @@ def test_the_sequencer_writes_a_snapshot_in_the_background_once_due(
     stored = store.snapshot()
     assert stored is not None and stored[0] == sequencer.size
     again = Sequencer.open(open_store(writable=False), log_signer(), ManualClock())
-    assert again._log.replayed_from == sequencer.size and again.state == sequencer.state
+    assert again.replayed_from == sequencer.size and again.state == sequencer.state
 
 
 def test_put_snapshot_refuses_a_size_above_the_tree_and_keeps_a_larger_one(open_store: OpenStore) -> None:
