@@ -160,6 +160,7 @@ def _replay_rows(store: Store, current: Replayed, start: int, end: int) -> Repla
     return current
 
 
+_COLUMNS: Final = ("index", "logged_ms", "payload_hash")
 _ENTRY_LEAF: Final = b'{"entry":{"signatures":['
 _STATE_LEAF: Final = b'{"index":'
 _STATEMENT: Final = b'],"statement":'
@@ -207,8 +208,10 @@ def _check_rows(store: Store, start: int, end: int) -> None:
         if columns is None:  # not a shape the sequencer writes: parse it, with the full row check
             next(_checked_leaves((row,), row.index, level0))
         else:
-            if columns != (row.index, row.logged_ms, row.payload_hash):
-                raise StoreMismatch(f"the stored row of leaf {row.index} disagrees with its leaf")
+            stored = (row.index, row.logged_ms, row.payload_hash)
+            if columns != stored:
+                column = next(n for n, a, b in zip(_COLUMNS, columns, stored, strict=True) if a != b)
+                raise StoreMismatch(f"the stored row of leaf {row.index} disagrees with its leaf in its {column}")
             if next(level0, None) != leaf_hash(row.leaf):
                 raise StoreMismatch(f"the stored leaf hash of index {row.index} does not match the leaf")
         expected += 1

@@ -168,6 +168,25 @@ def test_open_from_a_snapshot_refuses_a_store_that_disagrees_with_itself(
 
 
 @pytest.mark.spec("9.1-i")
+@pytest.mark.parametrize(
+    ("tamper", "column"), [(_tamper_payload_hash, "payload_hash"), (_tamper_logged_ms, "logged_ms")]
+)
+def test_open_from_a_snapshot_names_the_row_and_column_that_disagree_with_its_leaf(
+    open_store: OpenStore, store_url: str, tamper: Callable[[sa.Connection], None], column: str
+) -> None:
+    sequencer, community = _new_log(open_store)
+    sequencer.submit_batch(_declares(community, 0, 3))
+    sequencer.write_snapshot()
+    engine = sa.create_engine(store_url)
+    with engine.begin() as conn:
+        tamper(conn)
+    engine.dispose()
+    with pytest.raises(StoreMismatch) as info:
+        Sequencer.open(open_store(), log_signer(), ManualClock())
+    assert info.value.message.endswith(f"disagrees with its leaf in its {column}")
+
+
+@pytest.mark.spec("9.1-i")
 def test_a_snapshot_with_a_changed_byte_is_refused(open_store: OpenStore, store_url: str) -> None:
     sequencer, _ = _grown_log(open_store)
     sequencer.write_snapshot()
