@@ -18,14 +18,11 @@ from typing import Final
 from crypto.errors import BadKey, BadSignature, MalformedEncoding
 from crypto.note import (
     Note,
-    NoteSigner,
-    NoteVerifier,
     check_key_name,
     decode_base64,
     parse_note,
-    sign_note,
-    verify_note,
 )
+from crypto.notekey import NoteSigner, NoteVerifier, sign_note, verify_note
 
 __all__ = [
     "MAX_ORIGIN_SIZE",

@@ -23,7 +23,8 @@ from typing import Final
 
 from crypto.errors import BadKey, BadSignature, MalformedEncoding
 from crypto.keys import SigningKey, verify_strict
-from crypto.note import SIG_TYPE_COSIGNATURE, Note, NoteSignature, NoteVerifier, format_vkey, key_id
+from crypto.note import Note, NoteSignature
+from crypto.notekey import SIG_TYPE_COSIGNATURE, NoteVerifier, format_vkey, key_id
 
 __all__ = [
     "COSIGNATURE_HEADER",

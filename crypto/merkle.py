@@ -1,49 +1,44 @@
-"""The RFC 6962 / RFC 9162 §2.1 Merkle tree: hashing, an append-only tree over a node store, and proofs.
+"""The RFC 6962 / RFC 9162 §2.1 Merkle tree: hashing, tree heads, and an append-only tree that makes proofs.
 
-Implements protocol §5.1 (Merkle tree: leaf and node hashing, the tree head of a sequence) and §5.2
-(inclusion and consistency proofs: generation, and verification exactly as RFC 9162 §2.1.3.2 and §2.1.4.2,
-with the old-size-0 and equal-size rules of [5.2-e] and [5.2-f]).
+Implements protocol §5.1 (Merkle tree: leaf and node hashing, the tree head of a sequence) and the log's side
+of §5.2 (inclusion and consistency proofs as RFC 6962 §2.1.1 and §2.1.2 define them, and the refusal of
+proofs and roots that do not exist, [5.2-h]).
 
-Node hashes live behind `NodeStore`, keyed by *perfect* subtree: node (level l, index n) is the MTH of the
-leaves [n*2^l, (n+1)*2^l). Any RFC 6962 range a proof needs decomposes into at most O(log n) such nodes, so
-one proof costs one batched read of O(log n) keys whatever the tree size.
+Node hashes live behind `NodeStore` (`crypto.nodestore`), keyed by *perfect* subtree: node (level l, index n)
+is the MTH of the leaves [n*2^l, (n+1)*2^l). Any RFC 6962 range a proof needs decomposes into at most
+O(log n) such nodes, so one proof costs one batched read of O(log n) keys whatever the tree size.
 
-Errors: a hash that is not 32 bytes raises `MalformedEncoding` (code malformed_encoding); a proof that does
-not verify, or a request for a proof, root or node outside the tree (index >= size, size > tree size,
-old size > new size, negative numbers), raises `BadProof` (code bad_proof).
+Errors: a hash that is not 32 bytes raises `MalformedEncoding` (code malformed_encoding); a request for a
+proof, root or node outside the tree (index >= size, size > tree size, old size > new size, negative
+numbers), or a node store that lacks a node, raises `BadProof` (code bad_proof).
 
-Deliberately not here: I/O (a SQL store lives in `registry/`), tiles (`crypto.tiles`), checkpoints.
+Deliberately not here: verifying proofs (`crypto.proof`, which needs no tree), keeping nodes
+(`crypto.nodestore`; a SQL store lives in `registry/`), I/O, tiles (`crypto.tiles`), checkpoints.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from itertools import islice
-from typing import Final, Protocol
+from typing import Final
 
 from crypto.errors import BadProof, MalformedEncoding
+from crypto.nodestore import NodeKey, NodeRun, NodeStore
 
 __all__ = [
     "EMPTY_ROOT",
     "HASH_SIZE",
     "Extension",
-    "MemoryNodeStore",
     "MerkleTree",
-    "NodeKey",
-    "NodeRun",
-    "NodeStore",
     "RootAccumulator",
     "hash_leaves",
     "leaf_hash",
     "node_hash",
     "perfect_subtrees",
-    "root_from_inclusion_proof",
     "root_from_leaf_hashes",
     "root_from_subtrees",
-    "verify_consistency",
-    "verify_inclusion",
 ]
 
 HASH_SIZE: Final = 32
@@ -54,9 +49,6 @@ _sha256 = hashlib.sha256
 # Leaves are hashed in chunks of this many by the streaming accumulator: memory stays O(chunk + log n)
 # while each chunk is hashed level by level, which is several times faster than one Python step per leaf.
 _CHUNK: Final = 1 << 14
-
-NodeKey = tuple[int, int]
-"""(level, index): the perfect subtree covering leaves [index * 2**level, (index + 1) * 2**level)."""
 
 
 def leaf_hash(data: bytes) -> bytes:
@@ -230,88 +222,6 @@ def root_from_leaf_hashes(hashes: Iterable[bytes]) -> bytes:
 
 
 @dataclass(frozen=True, slots=True)
-class NodeRun:
-    """Consecutive perfect-subtree nodes at one level: `hashes[i]` is node (level, start + i)."""
-
-    level: int
-    start: int
-    hashes: tuple[bytes, ...]
-
-    def items(self) -> Iterator[tuple[NodeKey, bytes]]:
-        """Yield ((level, index), hash) for each node of the run."""
-        for offset, h in enumerate(self.hashes):
-            yield (self.level, self.start + offset), h
-
-
-class NodeStore(Protocol):
-    """Where a `MerkleTree` keeps its perfect-subtree node hashes; `registry/` backs it with SQL.
-
-    A tree only ever reads nodes it wrote (or that a tree of at least that size wrote), and writes each node
-    once, in runs, in index order per level.
-    """
-
-    def get_nodes(self, keys: Sequence[NodeKey]) -> list[bytes]:
-        """Return the hash of each (level, index) node, in the order asked.
-
-        Raises:
-            BadProof: a node is absent (the store does not hold a tree that large).
-        """
-        ...
-
-    def put_nodes(self, runs: Sequence[NodeRun]) -> None:
-        """Store runs of new nodes, all at once (one transaction for a SQL store).
-
-        Rewriting a node with the same hash is allowed; with a different hash, or leaving a gap, it is not.
-        """
-        ...
-
-
-class MemoryNodeStore:
-    """A `NodeStore` in memory: one list per level, so that a node is found by two list indexings."""
-
-    __slots__ = ("_levels",)
-
-    def __init__(self) -> None:
-        # Owner: the MerkleTree that writes it; not safe to share between threads without a lock.
-        self._levels: list[list[bytes]] = []
-
-    def get_nodes(self, keys: Sequence[NodeKey]) -> list[bytes]:
-        """See `NodeStore.get_nodes`. Raises BadProof for an absent node."""
-        levels = self._levels
-        try:
-            # Negative numbers are filtered out (Python would index from the end), then counted below.
-            out = [levels[level][index] for level, index in keys if level >= 0 and index >= 0]
-        except IndexError:
-            out = []
-        if len(out) != len(keys):
-            missing = next(
-                ((lv, ix) for lv, ix in keys if not (0 <= lv < len(levels) and 0 <= ix < len(levels[lv]))),
-                None,
-            )
-            raise BadProof(f"node {missing} is not in the store")
-        return out
-
-    def put_nodes(self, runs: Sequence[NodeRun]) -> None:
-        """See `NodeStore.put_nodes`. Raises BadProof for a gap or a conflicting rewrite, before any write."""
-        held = {level: len(nodes) for level, nodes in enumerate(self._levels)}
-        for run in runs:
-            count = held.get(run.level, 0)
-            if run.level < 0 or run.start < 0 or run.start > count:
-                raise BadProof(f"node run at ({run.level}, {run.start}) would leave a gap")
-            stored = self._levels[run.level] if run.level < len(self._levels) else []
-            overlap = max(0, min(len(stored) - run.start, len(run.hashes)))
-            if overlap and stored[run.start : run.start + overlap] != list(run.hashes[:overlap]):
-                raise BadProof(f"node run at ({run.level}, {run.start}) conflicts with stored nodes")
-            held[run.level] = max(count, run.start + len(run.hashes))
-        for run in runs:
-            while len(self._levels) <= run.level:
-                self._levels.append([])
-            nodes = self._levels[run.level]
-            skip = len(nodes) - run.start
-            nodes.extend(run.hashes[skip:] if skip > 0 else run.hashes)
-
-
-@dataclass(frozen=True, slots=True)
 class Extension:
     """What one `MerkleTree.extend` did: leaves [first_index, tree_size) and every node they completed."""
 
@@ -432,9 +342,7 @@ class MerkleTree:
         _check_count(old_size, "old tree size")
         _check_count(new_size, "new tree size")
         if old_size > new_size or new_size > self._size:
-            raise BadProof(
-                f"no consistency proof from size {old_size} to {new_size} (tree size {self._size})"
-            )
+            raise BadProof(f"no consistency proof from size {old_size} to {new_size} (tree size {self._size})")
         if old_size in (0, new_size):  # protocol §5.2-e, §5.2-f
             return []
         ranges: list[tuple[int, int]] = []
@@ -479,136 +387,3 @@ class MerkleTree:
             out.append(hashes[offset] if span == 1 else root_from_subtrees(hashes[offset : offset + span]))
             offset += span
         return out
-
-
-def root_from_inclusion_proof(leaf_hash: bytes, index: int, size: int, proof: Sequence[bytes]) -> bytes:
-    """Return the root hash an inclusion proof implies, following RFC 9162 §2.1.3.2 step by step.
-
-    Raises:
-        MalformedEncoding: the leaf hash or a proof node is not 32 bytes (malformed_encoding).
-        BadProof: index >= size (so every size-0 proof), or the proof has the wrong length (bad_proof).
-    """
-    _check_hash(leaf_hash, "leaf hash")
-    _check_hashes(proof, "proof node")
-    _check_count(index, "leaf index")
-    _check_count(size, "tree size")
-    # Step 1: an index outside the tree has no proof.
-    if index >= size:
-        raise BadProof(f"leaf index {index} is not below tree size {size}")
-    # Steps 2-3.
-    fn, sn, r = index, size - 1, leaf_hash
-    # Step 4.
-    for p in proof:
-        # 4a: a proof longer than the path to the root.
-        if sn == 0:
-            raise BadProof("inclusion proof is longer than the leaf's path")
-        # 4b: p is a left sibling (fn is a right child, or the last node of its level).
-        if fn & 1 or fn == sn:
-            r = _sha256(b"\x01" + p + r).digest()
-            # 4b-ii: skip the levels where the last node was carried up without a sibling.
-            if not fn & 1:
-                while not fn & 1 and fn != 0:
-                    fn >>= 1
-                    sn >>= 1
-        # 4c: p is a right sibling.
-        else:
-            r = _sha256(b"\x01" + r + p).digest()
-        # 4d.
-        fn >>= 1
-        sn >>= 1
-    # Step 5, first half: the proof reached the root.
-    if sn != 0:
-        raise BadProof("inclusion proof is shorter than the leaf's path")
-    return r
-
-
-def verify_inclusion(leaf_hash: bytes, index: int, size: int, proof: Sequence[bytes], root: bytes) -> None:
-    """Verify that `leaf_hash` is leaf `index` of the tree of `size` leaves with root hash `root`.
-
-    RFC 9162 §2.1.3.2 (protocol §5.2-b). Returns None on success.
-
-    Raises:
-        MalformedEncoding: a hash is not 32 bytes (malformed_encoding).
-        BadProof: the proof does not verify (bad_proof).
-    """
-    _check_hash(root, "root hash")
-    # Step 5, second half: the computed root equals the expected one.
-    if root_from_inclusion_proof(leaf_hash, index, size, proof) != root:
-        raise BadProof("inclusion proof does not lead to the expected root hash")
-
-
-def verify_consistency(
-    old_size: int, new_size: int, old_root: bytes, new_root: bytes, proof: Sequence[bytes]
-) -> None:
-    """Verify that the tree (new_size, new_root) extends the tree (old_size, old_root).
-
-    0 < old_size < new_size: RFC 9162 §2.1.4.2 step by step (protocol §5.2-d). Edge cases (protocol §5.2-e,
-    §5.2-f, §5.2-g): old_size 0 requires an empty proof and old_root == EMPTY_ROOT (and new_root ==
-    EMPTY_ROOT when new_size is 0 too); equal sizes require an empty proof and equal roots; old_size >
-    new_size is refused.
-
-    Raises:
-        MalformedEncoding: a hash is not 32 bytes (malformed_encoding).
-        BadProof: the proof does not verify (bad_proof).
-    """
-    _check_hash(old_root, "old root hash")
-    _check_hash(new_root, "new root hash")
-    _check_hashes(proof, "proof node")
-    _check_count(old_size, "old tree size")
-    _check_count(new_size, "new tree size")
-    if old_size > new_size:  # protocol §5.2-g
-        raise BadProof(f"old tree size {old_size} is larger than new tree size {new_size}")
-    if old_size == 0:  # protocol §5.2-e
-        if proof:
-            raise BadProof("a consistency proof from the empty tree must be empty")
-        if old_root != EMPTY_ROOT or (new_size == 0 and new_root != EMPTY_ROOT):
-            raise BadProof("the root hash of the empty tree must be SHA-256 of the empty string")
-        return
-    if old_size == new_size:  # protocol §5.2-f
-        if proof:
-            raise BadProof("a consistency proof between equal tree sizes must be empty")
-        if old_root != new_root:
-            raise BadProof("equal tree sizes with different root hashes")
-        return
-    # Step 1.
-    if not proof:
-        raise BadProof("consistency proof is empty")
-    # Step 2: a power-of-two old tree is a node of the new one, so the proof omits it.
-    path = list(proof)
-    if old_size & (old_size - 1) == 0:
-        path.insert(0, old_root)
-    # Step 3.
-    fn, sn = old_size - 1, new_size - 1
-    # Step 4.
-    if fn & 1:
-        while fn & 1:
-            fn >>= 1
-            sn >>= 1
-    # Step 5.
-    fr = sr = path[0]
-    # Step 6.
-    for c in path[1:]:
-        # 6a.
-        if sn == 0:
-            raise BadProof("consistency proof is longer than expected")
-        # 6b.
-        if fn & 1 or fn == sn:
-            fr = _sha256(b"\x01" + c + fr).digest()
-            sr = _sha256(b"\x01" + c + sr).digest()
-            if not fn & 1:
-                while not fn & 1 and fn != 0:
-                    fn >>= 1
-                    sn >>= 1
-        # 6c.
-        else:
-            sr = _sha256(b"\x01" + sr + c).digest()
-        # 6d.
-        fn >>= 1
-        sn >>= 1
-    # Step 7.
-    if sn != 0:
-        raise BadProof("consistency proof is shorter than expected")
-    if fr != old_root:
-        raise BadProof("consistency proof does not lead to the old root hash")
-    if sr != new_root:
-        raise BadProof("consistency proof does not lead to the new root hash")

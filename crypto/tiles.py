@@ -21,12 +21,12 @@ from crypto.errors import BadProof, MalformedEncoding, TooLarge
 from crypto.merkle import (
     HASH_SIZE,
     MerkleTree,
-    NodeStore,
     hash_leaves,
     perfect_subtrees,
     root_from_leaf_hashes,
     root_from_subtrees,
 )
+from crypto.nodestore import NodeStore
 
 __all__ = [
     "MAX_ENTRY_SIZE",

@@ -25,8 +25,10 @@ import httpx
 
 from crypto.checkpoint import Checkpoint, open_checkpoint, parse_checkpoint
 from crypto.errors import CryptoError
-from crypto.merkle import HASH_SIZE, leaf_hash, verify_inclusion
-from crypto.note import MAX_NOTE_SIZE, NoteVerifier, parse_note
+from crypto.merkle import HASH_SIZE, leaf_hash
+from crypto.note import MAX_NOTE_SIZE, parse_note
+from crypto.notekey import NoteVerifier
+from crypto.proof import verify_inclusion
 from crypto.tiles import MAX_ENTRY_SIZE, TILE_WIDTH, tile_entries_path, tile_path
 
 from .credential import Credential, parse_credential_text

@@ -31,14 +31,13 @@ from crypto import smt
 from crypto.checkpoint import Checkpoint, format_checkpoint, parse_checkpoint
 from crypto.errors import CryptoError
 from crypto.note import (
-    SIG_TYPE_COSIGNATURE,
-    SIG_TYPE_ED25519,
     Note,
     NoteSignature,
     decode_base64,
     format_note,
     parse_note,
 )
+from crypto.notekey import SIG_TYPE_COSIGNATURE, SIG_TYPE_ED25519
 
 from .errors import ErrorCode, Rejected, Rejection
 from .statements import MemberId

@@ -30,7 +30,7 @@ from typing import Final
 from crypto.errors import CryptoError
 from crypto.keyfile import read_key_file, write_key_file
 from crypto.keys import SigningKey
-from crypto.note import NoteSigner, parse_vkey
+from crypto.notekey import NoteSigner, parse_vkey
 
 from .atomic import write_atomic
 from .errors import ErrorCode, RegistryError, Rejection

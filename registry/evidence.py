@@ -28,7 +28,8 @@ from crypto.canonical import decode_canonical, encode
 from crypto.checkpoint import Checkpoint, open_checkpoint
 from crypto.errors import CryptoError
 from crypto.merkle import EMPTY_ROOT, MerkleTree
-from crypto.note import MAX_NOTE_SIZE, SIG_TYPE_ED25519, NoteVerifier, parse_vkey
+from crypto.note import MAX_NOTE_SIZE
+from crypto.notekey import SIG_TYPE_ED25519, NoteVerifier, parse_vkey
 
 from .errors import ErrorCode, RegistryError, Rejection
 

@@ -48,7 +48,8 @@ from crypto.checkpoint import Checkpoint, open_checkpoint
 from crypto.cosignature import verify_cosignatures
 from crypto.errors import CryptoError
 from crypto.merkle import HASH_SIZE, root_from_leaf_hashes
-from crypto.note import NoteVerifier, format_vkey, parse_note
+from crypto.note import parse_note
+from crypto.notekey import NoteVerifier, format_vkey
 from crypto.tiles import (
     TILE_WIDTH,
     parse_entry_bundle,

@@ -30,8 +30,11 @@ from typing import Final
 from crypto.checkpoint import Checkpoint, open_checkpoint
 from crypto.cosignature import verify_cosignatures
 from crypto.errors import BadProof, CryptoError
-from crypto.merkle import HASH_SIZE, MerkleTree, NodeKey, NodeRun, root_from_leaf_hashes, verify_consistency
-from crypto.note import NoteVerifier, format_vkey, parse_note
+from crypto.merkle import HASH_SIZE, MerkleTree, root_from_leaf_hashes
+from crypto.nodestore import NodeKey, NodeRun
+from crypto.note import parse_note
+from crypto.notekey import NoteVerifier, format_vkey
+from crypto.proof import verify_consistency
 from crypto.tiles import (
     TILE_HEIGHT,
     TILE_WIDTH,

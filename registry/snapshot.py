@@ -67,7 +67,7 @@ import immutables
 
 from crypto import canonical
 from crypto.errors import CryptoError
-from crypto.note import NoteSigner
+from crypto.notekey import NoteSigner
 from crypto.smt import SparseMerkleTree
 
 from .errors import Rejected

@@ -35,7 +35,7 @@ from collections.abc import Callable, Iterator
 from crypto.checkpoint import open_checkpoint
 from crypto.errors import BadProof, CryptoError
 from crypto.merkle import RootAccumulator, leaf_hash, node_hash
-from crypto.note import NoteVerifier
+from crypto.notekey import NoteVerifier
 
 from .audit import AuditCheck, AuditReport, RowMismatch, audit
 from .errors import ErrorCode

@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 
 from crypto.merkle import leaf_hash
-from crypto.note import NoteVerifier
+from crypto.notekey import NoteVerifier
 
 from .audit import RowMismatch
 from .errors import Rejected

@@ -25,7 +25,8 @@ from dataclasses import dataclass
 from typing import Final
 
 from crypto.errors import BadKey
-from crypto.note import SIG_TYPE_COSIGNATURE, SIG_TYPE_ED25519, NoteVerifier, check_key_name, format_vkey, parse_vkey
+from crypto.note import check_key_name
+from crypto.notekey import SIG_TYPE_COSIGNATURE, SIG_TYPE_ED25519, NoteVerifier, format_vkey, parse_vkey
 
 from .errors import ErrorCode, Rejected, Rejection
 

@@ -25,11 +25,11 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Final
 
-from crypto import merkle, smt
+from crypto import proof, smt
 from crypto.cosignature import verify_cosignatures
 from crypto.domain import verify_in_domain
 from crypto.errors import CryptoError
-from crypto.note import verify_note
+from crypto.notekey import verify_note
 
 from .credential import Credential
 from .errors import ErrorCode, Rejected, Rejection
@@ -154,7 +154,7 @@ def verify_credential(
     if cp.size == 0 or state.index != cp.size - 1:
         raise _fail(3, ErrorCode.BAD_PROOF, "the state leaf is not the checkpoint's last leaf", "8.1-c")
     try:
-        merkle.verify_inclusion(state_leaf_hash(state), state.index, cp.size, credential.inclusion_proof, cp.root_hash)
+        proof.verify_inclusion(state_leaf_hash(state), state.index, cp.size, credential.inclusion_proof, cp.root_hash)
     except CryptoError as exc:
         raise _crypto(3, exc, "8.1-c") from None
 

@@ -42,8 +42,9 @@ from crypto.checkpoint import Checkpoint, sign_checkpoint
 from crypto.cosignature import cosign, cosignature_message
 from crypto.domain import signing_message
 from crypto.keys import SigningKey, verify_strict
-from crypto.merkle import root_from_inclusion_proof
-from crypto.note import SIG_TYPE_COSIGNATURE, NoteSigner, NoteVerifier, add_signatures
+from crypto.note import add_signatures
+from crypto.notekey import SIG_TYPE_COSIGNATURE, NoteSigner, NoteVerifier
+from crypto.proof import root_from_inclusion_proof
 from registry.credential import Credential, format_credential_binary, format_credential_text
 from registry.presentation import PRESENTATION_PURPOSE, Presentation, make_presentation, presentation_payload
 from registry.state import Status

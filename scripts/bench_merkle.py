@@ -27,7 +27,9 @@ import sys
 import time
 from collections.abc import Callable
 
-from crypto.merkle import MemoryNodeStore, MerkleTree, hash_leaves, root_from_leaf_hashes, verify_inclusion
+from crypto.merkle import MerkleTree, hash_leaves, root_from_leaf_hashes
+from crypto.nodestore import MemoryNodeStore
+from crypto.proof import verify_inclusion
 
 SEED = 6962
 LEAF_SIZE = 128

@@ -38,7 +38,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
 from crypto.keys import SigningKey
-from crypto.note import NoteSigner
+from crypto.notekey import NoteSigner
 from registry.rules import Context, apply, genesis
 from registry.sequencer import Receipt, init_log
 from registry.state import State, Status

@@ -54,7 +54,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import synthlog
 
 from crypto.checkpoint import Checkpoint, sign_checkpoint
-from crypto.merkle import MerkleTree, NodeKey, NodeRun, hash_leaves
+from crypto.merkle import MerkleTree, hash_leaves
+from crypto.nodestore import NodeKey, NodeRun
 from crypto.note import format_note
 from registry.datadir import DB_FILE, create_data_dir, open_data_dir
 from registry.sequencer import Sequencer

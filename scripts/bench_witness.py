@@ -44,8 +44,10 @@ from serverproc import Server
 
 from crypto.checkpoint import Checkpoint, sign_checkpoint
 from crypto.keys import SigningKey
-from crypto.merkle import MemoryNodeStore, MerkleTree, leaf_hash
-from crypto.note import NoteSigner, format_note
+from crypto.merkle import MerkleTree, leaf_hash
+from crypto.nodestore import MemoryNodeStore
+from crypto.note import format_note
+from crypto.notekey import NoteSigner
 from registry.datadir import open_data_dir
 from registry.witness.config import WitnessConfig, add_witness, save_witness_config, set_quorum
 from registry.witness.directory import create_witness_dir, open_witness_dir

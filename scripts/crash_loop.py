@@ -58,8 +58,9 @@ from sqlalchemy.engine import make_url
 from crypto.checkpoint import Checkpoint, open_checkpoint
 from crypto.errors import CryptoError
 from crypto.keys import SigningKey
-from crypto.merkle import leaf_hash, verify_consistency, verify_inclusion
-from crypto.note import NoteVerifier, parse_vkey
+from crypto.merkle import leaf_hash
+from crypto.notekey import NoteVerifier, parse_vkey
+from crypto.proof import verify_consistency, verify_inclusion
 from crypto.tiles import TILE_WIDTH, parse_entry_bundle, tile_entries_path
 from registry.datadir import create_data_dir
 from registry.errors import Rejected

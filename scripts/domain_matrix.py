@@ -6,7 +6,7 @@
    note (the log's signature over a checkpoint whose root is SHA-256 of the object) and a witness
    cosignature of that checkpoint. One key signs each of 7 objects (the canonical payload of a statement
    of every kind) in every context; every signature is then verified as every (object, context) with the
-   registry's verifiers (`crypto.domain.verify_in_domain`, `crypto.note.verify_note`,
+   registry's verifiers (`crypto.domain.verify_in_domain`, `crypto.notekey.verify_note`,
    `crypto.cosignature.verify_cosignature`). Exactly the diagonal may verify: `cross_accepts` must be 0.
 
 2. The entries. Each of the 7 statements is signed by the keys it names in every context and checked by
@@ -51,7 +51,8 @@ from crypto.cosignature import cosign, verify_cosignature
 from crypto.domain import sign_in_domain, verify_in_domain
 from crypto.errors import CryptoError
 from crypto.keys import SigningKey
-from crypto.note import SIG_TYPE_COSIGNATURE, SIG_TYPE_ED25519, Note, NoteSignature, NoteVerifier, key_id, verify_note
+from crypto.note import Note, NoteSignature
+from crypto.notekey import SIG_TYPE_COSIGNATURE, SIG_TYPE_ED25519, NoteVerifier, key_id, verify_note
 from registry.datadir import create_data_dir, open_data_dir
 from registry.errors import ErrorCode, Rejected, Rejection
 from registry.presentation import PRESENTATION_PURPOSE

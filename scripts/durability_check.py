@@ -47,7 +47,7 @@ from serverproc import Server, ServerStartError, child_env
 from sqlalchemy.engine import make_url
 
 from crypto.keys import SigningKey
-from crypto.note import NoteSigner
+from crypto.notekey import NoteSigner
 from registry.datadir import DATABASE_URL_ENV, create_data_dir
 from registry.errors import RegistryError
 from registry.sequencer import init_log

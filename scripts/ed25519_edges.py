@@ -40,7 +40,7 @@ import nacl.signing
 
 from crypto.errors import BadKey, BadSignature
 from crypto.keys import SigningKey, check_public_key, verify_strict
-from crypto.note import NoteSigner
+from crypto.notekey import NoteSigner
 from registry.errors import ErrorCode
 from registry.sequencer import Receipt, Sequencer, init_log
 from registry.statements import (

@@ -54,17 +54,14 @@ from crypto.checkpoint import Checkpoint, format_checkpoint, parse_checkpoint, s
 from crypto.cosignature import cosign
 from crypto.errors import CryptoError
 from crypto.keys import SigningKey
-from crypto.merkle import MemoryNodeStore, MerkleTree, leaf_hash
+from crypto.merkle import MerkleTree, leaf_hash
+from crypto.nodestore import MemoryNodeStore
 from crypto.note import (
-    SIG_TYPE_COSIGNATURE,
-    NoteSigner,
-    NoteVerifier,
     add_signatures,
     format_note,
-    format_vkey,
     parse_note,
-    parse_vkey,
 )
+from crypto.notekey import SIG_TYPE_COSIGNATURE, NoteSigner, NoteVerifier, format_vkey, parse_vkey
 from crypto.smt import SparseMerkleTree, format_proof, parse_proof
 from crypto.tiles import (
     TILE_WIDTH,

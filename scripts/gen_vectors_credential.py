@@ -40,8 +40,10 @@ from crypto import smt
 from crypto.checkpoint import Checkpoint, sign_checkpoint
 from crypto.cosignature import cosign
 from crypto.keys import SigningKey
-from crypto.merkle import MemoryNodeStore, MerkleTree, leaf_hash
-from crypto.note import SIG_TYPE_COSIGNATURE, NoteSigner, NoteVerifier, add_signatures
+from crypto.merkle import MerkleTree, leaf_hash
+from crypto.nodestore import MemoryNodeStore
+from crypto.note import add_signatures
+from crypto.notekey import SIG_TYPE_COSIGNATURE, NoteSigner, NoteVerifier
 from registry.credential import Credential, format_credential_binary, format_credential_text
 from registry.identity import Identity, disclose, format_disclosure, format_identity, format_identity_disclosure
 from registry.identity import make_identity as _make_identity

@@ -28,7 +28,7 @@ sys.path.append(str(Path(__file__).resolve().parent))  # scripts/vectorio.py, al
 import vectorio
 
 from crypto.keys import SigningKey
-from crypto.note import NoteSigner
+from crypto.notekey import NoteSigner
 from registry.export import write_export
 from registry.sequencer import init_log
 from registry.statements import (

@@ -17,7 +17,8 @@ sys.path.append(str(Path(__file__).resolve().parent))  # scripts/vectorio.py, al
 
 import vectorio
 
-from crypto.merkle import EMPTY_ROOT, MemoryNodeStore, MerkleTree, hash_leaves
+from crypto.merkle import EMPTY_ROOT, MerkleTree, hash_leaves
+from crypto.nodestore import MemoryNodeStore
 
 OUT = Path(__file__).resolve().parent.parent / "tests" / "vectors" / "merkle"
 LEAVES = [

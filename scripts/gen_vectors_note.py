@@ -38,12 +38,10 @@ from crypto.keys import SigningKey
 from crypto.note import (
     Note,
     NoteSignature,
-    NoteSigner,
     add_signatures,
     format_note,
-    parse_signer_key,
-    sign_note,
 )
+from crypto.notekey import NoteSigner, parse_signer_key, sign_note
 
 OUT = Path(__file__).resolve().parent.parent / "tests" / "vectors" / "note"
 

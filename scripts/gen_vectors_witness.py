@@ -34,8 +34,10 @@ import vectorio
 from crypto.checkpoint import Checkpoint, sign_checkpoint
 from crypto.cosignature import cosign, cosigner_vkey
 from crypto.keys import SigningKey
-from crypto.merkle import MemoryNodeStore, MerkleTree, leaf_hash
-from crypto.note import Note, NoteSigner, format_note, parse_note, sign_note
+from crypto.merkle import MerkleTree, leaf_hash
+from crypto.nodestore import MemoryNodeStore
+from crypto.note import Note, format_note, parse_note
+from crypto.notekey import NoteSigner, sign_note
 from registry.evidence import Evidence, consistency_path, format_evidence
 from registry.witness.protocol import AddCheckpoint, format_add_checkpoint
 

@@ -51,8 +51,9 @@ from crash_loop import postgres_schema
 from crypto.checkpoint import open_checkpoint
 from crypto.errors import CryptoError
 from crypto.keys import SigningKey
-from crypto.merkle import RootAccumulator, leaf_hash, verify_inclusion
-from crypto.note import NoteSigner
+from crypto.merkle import RootAccumulator, leaf_hash
+from crypto.notekey import NoteSigner
+from crypto.proof import verify_inclusion
 from registry.errors import RegistryError
 from registry.sequencer import Receipt, Sequencer, init_log, load_log
 from registry.statements import (

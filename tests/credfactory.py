@@ -12,8 +12,10 @@ from dataclasses import dataclass
 from crypto.checkpoint import Checkpoint, sign_checkpoint
 from crypto.cosignature import cosign
 from crypto.keys import SigningKey
-from crypto.merkle import MemoryNodeStore, MerkleTree, leaf_hash
-from crypto.note import SIG_TYPE_COSIGNATURE, NoteSigner, NoteVerifier, add_signatures
+from crypto.merkle import MerkleTree, leaf_hash
+from crypto.nodestore import MemoryNodeStore
+from crypto.note import add_signatures
+from crypto.notekey import SIG_TYPE_COSIGNATURE, NoteSigner, NoteVerifier
 from crypto.smt import SparseMerkleTree
 from registry.credential import Credential
 from registry.replay import apply_leaf

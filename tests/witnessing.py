@@ -15,8 +15,10 @@ import httpx
 from crypto.checkpoint import Checkpoint, sign_checkpoint
 from crypto.cosignature import cosigner_vkey
 from crypto.keys import SigningKey
-from crypto.merkle import MemoryNodeStore, MerkleTree, leaf_hash
-from crypto.note import NoteSigner, NoteVerifier, format_note, parse_vkey
+from crypto.merkle import MerkleTree, leaf_hash
+from crypto.nodestore import MemoryNodeStore
+from crypto.note import format_note
+from crypto.notekey import NoteSigner, NoteVerifier, parse_vkey
 from registry.witness.client import WitnessEndpoint
 from registry.witness.state import WitnessState
 from registry.witness.witness import Witness

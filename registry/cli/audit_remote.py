@@ -16,7 +16,7 @@ from pathlib import Path
 
 import click
 
-from crypto.note import NoteVerifier, format_vkey
+from crypto.notekey import NoteVerifier, format_vkey
 
 from ..audit import AuditReport
 from ..client import RegistryClient

@@ -19,7 +19,7 @@ from pathlib import Path
 import click
 
 from crypto.errors import CryptoError
-from crypto.note import NoteVerifier, parse_vkey
+from crypto.notekey import NoteVerifier, parse_vkey
 
 from ..audit import AuditCheck, AuditReport, audit
 from ..datadir import open_data_dir

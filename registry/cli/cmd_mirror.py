@@ -20,7 +20,7 @@ from typing import Final
 import click
 import uvicorn
 
-from crypto.note import format_vkey
+from crypto.notekey import format_vkey
 
 from ..client import ServerError, ServerUnreachable
 from ..errors import RegistryError

@@ -12,7 +12,7 @@ from pathlib import Path
 import click
 
 from crypto.errors import BadKey
-from crypto.note import parse_vkey
+from crypto.notekey import parse_vkey
 
 from ..errors import ErrorCode, RegistryError, Rejected, Rejection
 from ..trust import DEFAULT_MAX_AGE_MS, TrustPolicy, format_trust_policy, parse_duration

@@ -22,7 +22,7 @@ import uvicorn
 
 from crypto.errors import CryptoError
 from crypto.keys import SigningKey
-from crypto.note import SIG_TYPE_ED25519, parse_vkey
+from crypto.notekey import SIG_TYPE_ED25519, parse_vkey
 
 from ..errors import RegistryError
 from ..witness.directory import create_witness_dir, open_witness_dir

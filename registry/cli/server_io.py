@@ -13,7 +13,7 @@ from typing import NoReturn
 import click
 
 from crypto.errors import CryptoError
-from crypto.note import NoteVerifier, parse_vkey
+from crypto.notekey import NoteVerifier, parse_vkey
 
 from ..client import RateLimited, RegistryClient, ServerUnreachable
 from ..errors import RegistryError

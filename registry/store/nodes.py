@@ -1,4 +1,4 @@
-"""`SqlNodeStore`: the `crypto.merkle.NodeStore` of a log, over the `tree_nodes` table (protocol §5.1, §5.6).
+"""`SqlNodeStore`: the `crypto.nodestore.NodeStore` of a log, over the `tree_nodes` table (protocol §5.1, §5.6).
 
 Node (level, index) is the hash of the perfect subtree over leaves [index * 2**level, (index + 1) * 2**level).
 Reads batch every key of one proof into one query. The sequencer writes nodes with their leaves in
@@ -16,7 +16,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
 from crypto.errors import BadProof
-from crypto.merkle import NodeKey, NodeRun
+from crypto.nodestore import NodeKey, NodeRun
 
 from .db import WRITE_OPTION
 from .errors import StoreError, StoreUnavailable
@@ -41,7 +41,7 @@ def db_errors(what: str) -> Iterator[None]:
 
 
 class SqlNodeStore:
-    """A `crypto.merkle.NodeStore` over the `tree_nodes` table. Reads need no lock; see `put_nodes`."""
+    """A `crypto.nodestore.NodeStore` over the `tree_nodes` table. Reads need no lock; see `put_nodes`."""
 
     __slots__ = ("_engine",)
 

@@ -27,7 +27,7 @@ from sqlalchemy import Engine, func, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
-from crypto.merkle import NodeRun
+from crypto.nodestore import NodeRun
 
 from .db import WRITE_OPTION, ConnectHook, create_engine, display_url, parse_url, ping
 from .errors import LogExists, NoLog, StoreMismatch, StoreUnavailable, WriteConflict

@@ -36,7 +36,8 @@ import httpx
 from crypto.checkpoint import Checkpoint, parse_checkpoint
 from crypto.cosignature import verify_cosignature
 from crypto.errors import CryptoError
-from crypto.note import SIG_TYPE_COSIGNATURE, Note, NoteSignature, NoteVerifier, add_signatures, format_note, parse_note
+from crypto.note import Note, NoteSignature, add_signatures, format_note, parse_note
+from crypto.notekey import SIG_TYPE_COSIGNATURE, NoteVerifier
 
 from ..errors import ErrorCode, RegistryError, Rejection
 from .protocol import (

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Final
 
 from crypto.errors import CryptoError
-from crypto.note import SIG_TYPE_COSIGNATURE, NoteVerifier, format_vkey, parse_vkey
+from crypto.notekey import SIG_TYPE_COSIGNATURE, NoteVerifier, format_vkey, parse_vkey
 
 from ..atomic import fsync_directory, write_atomic
 from ..errors import ErrorCode, RegistryError, Rejected, Rejection

@@ -25,7 +25,8 @@ from crypto.cosignature import cosigner_vkey
 from crypto.errors import CryptoError
 from crypto.keyfile import read_key_file, write_key_file
 from crypto.keys import SigningKey
-from crypto.note import NoteVerifier, check_key_name
+from crypto.note import check_key_name
+from crypto.notekey import NoteVerifier
 
 from ..errors import ErrorCode, RegistryError, Rejection
 from .state import STATE_FILE, WitnessState

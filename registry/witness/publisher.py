@@ -31,7 +31,8 @@ import httpx
 from crypto.checkpoint import Checkpoint, open_checkpoint
 from crypto.cosignature import verify_cosignatures
 from crypto.errors import CryptoError
-from crypto.note import NoteVerifier, parse_note
+from crypto.note import parse_note
+from crypto.notekey import NoteVerifier
 
 from ..atomic import write_atomic
 from ..errors import ErrorCode, RegistryError, Rejection

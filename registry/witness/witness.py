@@ -32,17 +32,15 @@ from crypto.checkpoint import Checkpoint, parse_checkpoint
 from crypto.cosignature import cosign, cosigner_vkey
 from crypto.errors import CryptoError
 from crypto.keys import SigningKey
-from crypto.merkle import EMPTY_ROOT, verify_consistency
+from crypto.merkle import EMPTY_ROOT
 from crypto.note import (
-    SIG_TYPE_ED25519,
     Note,
     NoteSignature,
-    NoteVerifier,
     format_note,
-    format_vkey,
     parse_note,
-    verify_note,
 )
+from crypto.notekey import SIG_TYPE_ED25519, NoteVerifier, format_vkey, verify_note
+from crypto.proof import verify_consistency
 
 from ..errors import ErrorCode, RegistryError
 from ..evidence import build_evidence, consistency_path

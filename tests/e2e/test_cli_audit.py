@@ -76,7 +76,7 @@ def test_audit_with_another_log_key_fails(data_dir: tuple[Path, str, Log], tmp_p
     directory, _, _ = data_dir
     out_file = tmp_path / "log.export"
     assert run("export", "--data", str(directory), "--out", str(out_file))[0] == 0
-    from crypto.note import NoteSigner
+    from crypto.notekey import NoteSigner
 
     other = NoteSigner(ORIGIN, key(999)).vkey
     code, _, err = run("audit", "--log", str(out_file), "--log-key", other)

@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from crypto.keyfile import write_key_file
-from crypto.note import format_vkey
+from crypto.notekey import format_vkey
 from registry.cli import cli, load_commands
 from registry.cli.cmd_credential import base45_encode, write_qr
 from registry.credential import format_credential_binary, format_credential_text

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from crypto.note import parse_vkey
+from crypto.notekey import parse_vkey
 from registry.cli import cli
 from registry.cli import cmd_log as _cmd_log  # noqa: F401 - registers the commands on `cli`
 from registry.datadir import CONFIG_FILE, DB_FILE, LOG_KEY_FILE

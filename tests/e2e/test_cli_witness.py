@@ -14,7 +14,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from crypto.keys import SigningKey
-from crypto.note import SIG_TYPE_COSIGNATURE, NoteSigner, parse_vkey
+from crypto.notekey import SIG_TYPE_COSIGNATURE, NoteSigner, parse_vkey
 from registry.cli import cli, cmd_witness
 from registry.cli import cmd_evidence as _cmd_evidence  # noqa: F401 - registers the commands on `cli`
 from registry.cli import cmd_log_witnesses as _cmd_log_witnesses  # noqa: F401

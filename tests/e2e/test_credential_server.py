@@ -21,7 +21,7 @@ import httpx
 import pytest
 
 from crypto.keyfile import write_key_file
-from crypto.note import NoteSigner
+from crypto.notekey import NoteSigner
 from registry.credential import parse_credential, parse_credential_text
 from registry.statements import Reason, format_entry
 from registry.trust import parse_trust_policy

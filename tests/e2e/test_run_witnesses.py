@@ -14,7 +14,8 @@ import httpx
 import pytest
 
 from crypto.cosignature import verify_cosignatures
-from crypto.note import parse_note, parse_vkey
+from crypto.note import parse_note
+from crypto.notekey import parse_vkey
 from registry.client import RegistryClient
 from registry.statements import format_entry
 from registry.witness.config import load_witness_config

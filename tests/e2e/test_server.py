@@ -14,7 +14,7 @@ import pytest
 from click.testing import CliRunner
 
 from crypto.checkpoint import open_checkpoint
-from crypto.note import parse_vkey
+from crypto.notekey import parse_vkey
 from crypto.tiles import (
     parse_entry_bundle,
     tile_entries_path,

@@ -18,7 +18,8 @@ import httpx
 import pytest
 
 from crypto.cosignature import verify_cosignatures
-from crypto.note import parse_note, parse_vkey
+from crypto.note import parse_note
+from crypto.notekey import parse_vkey
 from registry.client import RegistryClient, ServerUnreachable
 from registry.errors import Rejected
 from registry.statements import format_entry

@@ -16,8 +16,9 @@ from api.app import Settings, create_app
 from api.runtime import OpenedLog
 from crypto.checkpoint import Checkpoint, open_checkpoint
 from crypto.keys import SigningKey
-from crypto.merkle import leaf_hash, verify_inclusion
-from crypto.note import NoteVerifier
+from crypto.merkle import leaf_hash
+from crypto.notekey import NoteVerifier
+from crypto.proof import verify_inclusion
 from registry.sequencer import Clock, Sequencer, init_log
 from registry.statements import MemberId, Params, Statement, format_leaf, parse_entry
 from registry.store import Faults, Store

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
 from crypto.keys import SigningKey
-from crypto.note import NoteSigner
+from crypto.notekey import NoteSigner
 from registry.statements import (
     Declare,
     Entry,

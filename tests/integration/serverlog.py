@@ -8,7 +8,7 @@ import hashlib
 from pathlib import Path
 
 from crypto.keys import SigningKey
-from crypto.note import NoteSigner
+from crypto.notekey import NoteSigner
 from registry.datadir import create_data_dir, open_data_dir
 from registry.sequencer import Receipt, Sequencer, init_log
 from registry.statements import Params, format_entry, parse_leaf

@@ -20,7 +20,8 @@ import api
 from api.app import BATCH_MS_ENV, DATA_ENV, MAX_BODY, Settings
 from api.errors import STATUS, codes_for
 from crypto.checkpoint import open_checkpoint
-from crypto.merkle import leaf_hash, verify_consistency, verify_inclusion
+from crypto.merkle import leaf_hash
+from crypto.proof import verify_consistency, verify_inclusion
 from crypto.tiles import parse_entry_bundle, parse_hash_tile, verify_entry_bundle, verify_tiles
 from registry.cli import cmd_serve
 from registry.errors import ErrorCode, Rejection

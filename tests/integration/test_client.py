@@ -23,8 +23,9 @@ import pytest
 
 from api.app import Settings, create_app
 from crypto.checkpoint import open_checkpoint, sign_checkpoint
-from crypto.merkle import verify_consistency, verify_inclusion
-from crypto.note import NoteSigner, NoteVerifier, format_note, parse_vkey
+from crypto.note import format_note
+from crypto.notekey import NoteSigner, NoteVerifier, parse_vkey
+from crypto.proof import verify_consistency, verify_inclusion
 from registry.client import (
     RateLimited,
     Receipt,

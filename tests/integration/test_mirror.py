@@ -15,7 +15,7 @@ import pytest
 
 from api.app import Settings, create_app
 from api.mirror import create_mirror_app
-from crypto.note import parse_vkey
+from crypto.notekey import parse_vkey
 from crypto.tiles import tile_entries_path, tile_path, tiles_for_size
 from registry.client import RegistryClient
 from registry.mirror import MirrorFailed, MirrorTransport, mirror_log, mirror_log_key, read_mirror_file

@@ -10,8 +10,11 @@ import pytest
 import sqlalchemy as sa
 
 from crypto.checkpoint import Checkpoint, open_checkpoint, parse_checkpoint, sign_checkpoint
-from crypto.merkle import MemoryNodeStore, MerkleTree, leaf_hash, verify_consistency, verify_inclusion
-from crypto.note import NoteSigner, format_note, parse_note
+from crypto.merkle import MerkleTree, leaf_hash
+from crypto.nodestore import MemoryNodeStore
+from crypto.note import format_note, parse_note
+from crypto.notekey import NoteSigner
+from crypto.proof import verify_consistency, verify_inclusion
 from registry.errors import ErrorCode, RegistryError, Rejected, Rejection
 from registry.sequencer import Receipt, Sequencer, init_log, load_log
 from registry.statements import Params, format_leaf, parse_entry, parse_leaf

@@ -17,7 +17,8 @@ from click.testing import CliRunner
 
 from api.app import Settings, create_app
 from crypto.cosignature import cosign
-from crypto.note import add_signatures, format_note, parse_note, parse_vkey
+from crypto.note import add_signatures, format_note, parse_note
+from crypto.notekey import parse_vkey
 from registry.cli import cli, load_commands
 from registry.client import RegistryClient
 from registry.evidence import check_evidence, parse_evidence

@@ -14,8 +14,10 @@ from sqlalchemy.engine import make_url
 
 from crypto.checkpoint import Checkpoint, sign_checkpoint
 from crypto.errors import BadProof
-from crypto.merkle import MemoryNodeStore, MerkleTree, leaf_hash
-from crypto.note import NoteSigner, format_note
+from crypto.merkle import MerkleTree, leaf_hash
+from crypto.nodestore import MemoryNodeStore
+from crypto.note import format_note
+from crypto.notekey import NoteSigner
 from registry.errors import ErrorCode
 from registry.store import (
     STEPS,

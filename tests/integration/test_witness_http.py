@@ -15,7 +15,8 @@ import pytest
 
 from crypto.cosignature import verify_cosignatures
 from crypto.keys import SigningKey
-from crypto.note import NoteSigner, parse_note
+from crypto.note import parse_note
+from crypto.notekey import NoteSigner
 from registry.evidence import check_evidence, parse_evidence
 from registry.witness.client import QuorumUnavailable, WitnessEndpoint, WitnessPool, add_checkpoint
 from registry.witness.protocol import AddCheckpoint, format_add_checkpoint

@@ -1,4 +1,4 @@
-"""Hypothesis: the consistency-path fold of protocol §6.4-c against the RFC 9162 verifier of crypto.merkle,
+"""Hypothesis: the consistency-path fold of protocol §6.4-c against the RFC 9162 verifier of crypto.proof,
 and forks of random shapes always yield evidence that holds."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from crypto.merkle import verify_consistency
+from crypto.proof import verify_consistency
 from registry.evidence import build_evidence, check_evidence, consistency_path, roots_from_consistency_path
 from tests.witnessing import LOG_VKEY, ToyLog
 

@@ -1,4 +1,4 @@
-"""crypto.merkle against a literal RFC 6962 §2.1 oracle: roots, inclusion and consistency proofs.
+"""crypto.merkle and crypto.proof against a literal RFC 6962 §2.1 oracle: roots, inclusion and consistency proofs.
 
 The oracle transcribes MTH, PATH, PROOF and SUBPROOF as the RFC defines them, recursing on the entry list
 itself (memoized, which does not change what it computes). Beside it, two recursive reference verifiers
@@ -21,14 +21,13 @@ from hypothesis import strategies as st
 
 from crypto.errors import BadProof, CryptoError
 from crypto.merkle import (
-    MemoryNodeStore,
     MerkleTree,
     RootAccumulator,
     hash_leaves,
     root_from_leaf_hashes,
-    verify_consistency,
-    verify_inclusion,
 )
+from crypto.nodestore import MemoryNodeStore
+from crypto.proof import verify_consistency, verify_inclusion
 
 EXHAUSTIVE = 300
 LARGE = 5000

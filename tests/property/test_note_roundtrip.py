@@ -14,14 +14,16 @@ from crypto.cosignature import cosign, verify_cosignature
 from crypto.errors import CryptoError
 from crypto.keys import SigningKey
 from crypto.note import (
-    SIG_TYPE_COSIGNATURE,
     Note,
     NoteSignature,
+    format_note,
+    parse_note,
+)
+from crypto.notekey import (
+    SIG_TYPE_COSIGNATURE,
     NoteSigner,
     NoteVerifier,
-    format_note,
     format_vkey,
-    parse_note,
     parse_signer_key,
     parse_vkey,
     sign_note,

@@ -25,7 +25,8 @@ from api.app import Settings, create_app
 from api.runtime import OpenedLog
 from crypto.checkpoint import open_checkpoint
 from crypto.cosignature import verify_cosignatures
-from crypto.note import parse_note, parse_vkey
+from crypto.note import parse_note
+from crypto.notekey import parse_vkey
 from registry.datadir import open_data_dir
 from registry.sequencer import Sequencer
 from registry.store import STEPS, Faults, Store

@@ -18,7 +18,8 @@ from typing import Any
 import pytest
 
 from crypto.checkpoint import Checkpoint, format_checkpoint, open_checkpoint, sign_checkpoint
-from crypto.note import format_note, parse_vkey
+from crypto.note import format_note
+from crypto.notekey import parse_vkey
 from registry.audit import AuditCheck, AuditReport
 from registry.datadir import DB_FILE, open_data_dir
 from registry.store import Store

@@ -24,15 +24,11 @@ from crypto.cosignature import cosign
 from crypto.errors import BadKey, BadSignature, CryptoError, MalformedEncoding, TooLarge
 from crypto.keys import SigningKey
 from crypto.note import (
-    SIG_TYPE_COSIGNATURE,
-    NoteSigner,
-    NoteVerifier,
     add_signatures,
     format_note,
     parse_note,
-    parse_vkey,
-    sign_note,
 )
+from crypto.notekey import SIG_TYPE_COSIGNATURE, NoteSigner, NoteVerifier, parse_vkey, sign_note
 
 VECTORS = Path(__file__).resolve().parents[3] / "tests" / "vectors" / "note"
 ERRORS: dict[str, type[CryptoError]] = {

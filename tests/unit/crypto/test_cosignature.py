@@ -23,18 +23,13 @@ from crypto.cosignature import (
 from crypto.errors import BadKey, BadSignature, CryptoError, MalformedEncoding, TooLarge
 from crypto.keys import SigningKey, verify_strict
 from crypto.note import (
-    SIG_TYPE_COSIGNATURE,
     Note,
     NoteSignature,
-    NoteSigner,
-    NoteVerifier,
     add_signatures,
     format_note,
-    key_id,
     parse_note,
-    parse_vkey,
-    verify_note,
 )
+from crypto.notekey import SIG_TYPE_COSIGNATURE, NoteSigner, NoteVerifier, key_id, parse_vkey, verify_note
 
 VECTORS = Path(__file__).resolve().parents[3] / "tests" / "vectors" / "note"
 ERRORS: dict[str, type[CryptoError]] = {

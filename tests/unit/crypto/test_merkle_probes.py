@@ -1,4 +1,4 @@
-"""The transparency-dev/merkle proof probes (196 JSON files) against crypto.merkle's verifiers.
+"""The transparency-dev/merkle proof probes (196 JSON files) against crypto.proof's verifiers.
 
 The files are not committed: they are read from ../shared/vectors/merkle next to the checkout, or from the
 folder named by REGISTRY_MERKLE_VECTORS. Each file is one probe (see SOURCE.md there): a valid proof that
@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 from crypto.errors import BadProof, MalformedEncoding
-from crypto.merkle import verify_consistency, verify_inclusion
+from crypto.proof import verify_consistency, verify_inclusion
 
 ENV_VAR = "REGISTRY_MERKLE_VECTORS"
 EXPECTED_FILES = 196

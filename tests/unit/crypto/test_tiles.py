@@ -10,7 +10,8 @@ from hypothesis import strategies as st
 
 from crypto import tiles
 from crypto.errors import BadProof, CryptoError, MalformedEncoding, TooLarge
-from crypto.merkle import EMPTY_ROOT, MemoryNodeStore, MerkleTree, hash_leaves, leaf_hash, root_from_leaf_hashes
+from crypto.merkle import EMPTY_ROOT, MerkleTree, hash_leaves, leaf_hash, root_from_leaf_hashes
+from crypto.nodestore import MemoryNodeStore
 from crypto.tiles import (
     format_entry_bundle,
     format_hash_tile,

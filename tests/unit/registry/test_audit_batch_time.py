@@ -10,7 +10,8 @@ import pytest
 
 from crypto.checkpoint import Checkpoint, sign_checkpoint
 from crypto.merkle import leaf_hash, root_from_leaf_hashes
-from crypto.note import NoteSigner, format_note
+from crypto.note import format_note
+from crypto.notekey import NoteSigner
 from registry.audit import AuditCheck, audit
 from registry.errors import ErrorCode, Rejected
 from registry.replay import replay, replay_leaves

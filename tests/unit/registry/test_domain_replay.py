@@ -23,7 +23,8 @@ from crypto.cosignature import cosign
 from crypto.domain import sign_in_domain, signing_message
 from crypto.errors import BadSignature, MalformedEncoding
 from crypto.keys import SigningKey
-from crypto.note import SIG_TYPE_ED25519, Note, NoteSignature, NoteSigner, NoteVerifier, key_id, verify_note
+from crypto.note import Note, NoteSignature
+from crypto.notekey import SIG_TYPE_ED25519, NoteSigner, NoteVerifier, key_id, verify_note
 from registry.errors import ErrorCode, Rejected, Rejection
 from registry.presentation import PRESENTATION_PURPOSE, Presentation, make_presentation, presentation_payload
 from registry.sequencer import Receipt

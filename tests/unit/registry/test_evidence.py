@@ -13,7 +13,8 @@ import pytest
 from crypto.checkpoint import Checkpoint, sign_checkpoint
 from crypto.keys import SigningKey
 from crypto.merkle import EMPTY_ROOT
-from crypto.note import NoteSigner, format_note
+from crypto.note import format_note
+from crypto.notekey import NoteSigner
 from registry import evidence as evidence_module
 from registry.errors import RegistryError
 from registry.evidence import (

@@ -11,7 +11,7 @@ import pytest
 
 from crypto.checkpoint import open_checkpoint
 from crypto.merkle import leaf_hash, root_from_leaf_hashes
-from crypto.note import parse_vkey
+from crypto.notekey import parse_vkey
 from registry.errors import ErrorCode, RegistryError
 from registry.export import (
     EXPORT_FORMAT,

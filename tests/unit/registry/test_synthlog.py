@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from crypto.note import parse_vkey
+from crypto.notekey import parse_vkey
 from registry.audit import AuditCheck, audit
 from registry.export import read_export
 from registry.rules import Context, apply, genesis

@@ -7,7 +7,7 @@ from dataclasses import replace
 
 import pytest
 
-from crypto.note import format_vkey
+from crypto.notekey import format_vkey
 from registry.errors import ErrorCode, Rejected
 from registry.trust import (
     DEFAULT_MAX_AGE_MS,

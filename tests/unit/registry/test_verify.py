@@ -84,7 +84,7 @@ def test_step_1_refuses_a_checkpoint_signed_by_another_key_or_for_another_origin
     _, issued = _issued()
     cred = issued.credential
     from crypto.keys import SigningKey
-    from crypto.note import NoteSigner
+    from crypto.notekey import NoteSigner
 
     forged_note = sign_checkpoint(cred.checkpoint, NoteSigner(cred.origin, SigningKey.from_seed(bytes(32))))
     p = make_presentation(replace(cred, note=forged_note), key(11), CHALLENGE)

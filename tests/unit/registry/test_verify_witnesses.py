@@ -10,7 +10,8 @@ import pytest
 
 from crypto.cosignature import cosign
 from crypto.keys import SigningKey
-from crypto.note import SIG_TYPE_COSIGNATURE, NoteVerifier, add_signatures
+from crypto.note import add_signatures
+from crypto.notekey import SIG_TYPE_COSIGNATURE, NoteVerifier
 from registry.credential import Credential
 from registry.errors import ErrorCode, Rejected
 from registry.presentation import make_presentation

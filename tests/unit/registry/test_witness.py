@@ -14,7 +14,8 @@ from crypto.checkpoint import Checkpoint, parse_checkpoint, sign_checkpoint
 from crypto.cosignature import verify_cosignatures
 from crypto.keys import SigningKey
 from crypto.merkle import EMPTY_ROOT
-from crypto.note import NoteSigner, format_note, parse_note, sign_note
+from crypto.note import format_note, parse_note
+from crypto.notekey import NoteSigner, sign_note
 from registry.evidence import check_evidence, parse_evidence
 from registry.witness.protocol import (
     AddCheckpoint,

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from crypto.note import format_vkey
+from crypto.notekey import format_vkey
 from registry.errors import RegistryError
 from registry.trust import format_trust_policy, parse_trust_policy
 from registry.witness.config import (

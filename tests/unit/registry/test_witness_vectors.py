@@ -13,7 +13,7 @@ import pytest
 
 from api.witness import status_for_refusal
 from crypto.keys import SigningKey
-from crypto.note import parse_vkey
+from crypto.notekey import parse_vkey
 from registry.errors import RegistryError
 from registry.witness.protocol import OldSizeMismatch, format_cosignature_lines, format_tree_size
 from registry.witness.state import WitnessState
