@@ -36,15 +36,14 @@ from crypto.checkpoint import Checkpoint, open_checkpoint, sign_checkpoint
 from crypto.errors import BadProof, CryptoError
 from crypto.merkle import (
     MerkleTree,
-    NodeKey,
-    NodeRun,
-    NodeStore,
     hash_leaves,
     leaf_hash,
     node_hash,
     perfect_subtrees,
 )
-from crypto.note import NoteSigner, NoteVerifier, format_note, parse_note, parse_vkey
+from crypto.nodestore import NodeKey, NodeRun, NodeStore
+from crypto.note import format_note, parse_note
+from crypto.notekey import NoteSigner, NoteVerifier, parse_vkey
 from crypto.smt import SparseMerkleTree
 
 from .credential import Credential
