@@ -50,7 +50,8 @@ from typing import Final
 from crypto.checkpoint import Checkpoint, sign_checkpoint
 from crypto.keys import SigningKey
 from crypto.merkle import RootAccumulator, leaf_hash
-from crypto.note import NoteSigner, format_note
+from crypto.note import format_note
+from crypto.notekey import NoteSigner
 from crypto.smt import SparseMerkleTree
 from registry.errors import Rejected
 from registry.export import ExportHeader, format_checkpoint_line, format_header, format_leaf_line
