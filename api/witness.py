@@ -32,7 +32,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import Response
 
 from crypto.errors import CryptoError
-from crypto.note import NoteVerifier, parse_vkey
+from crypto.notekey import NoteVerifier, parse_vkey
 from registry.errors import ErrorCode, RegistryError, Rejection
 from registry.witness.directory import open_witness_dir
 from registry.witness.protocol import (
