@@ -49,7 +49,6 @@ sequencer reads and writes the snapshot through the store).
 from __future__ import annotations
 
 import dataclasses
-import functools
 import hashlib
 import hmac
 import importlib.metadata
@@ -172,9 +171,7 @@ def snapshot_key(signer: NoteSigner) -> bytes:
     return hmac.new(signer.key.seed, _KEY_LABEL + signer.name.encode("utf-8"), hashlib.sha256).digest()
 
 
-@functools.cache
-def replay_code_digest() -> bytes:
-    """SHA-256 over the source of `_REPLAY_MODULES`, the Python version and the `immutables` version."""
+def _code_digest() -> bytes:
     digest = hashlib.sha256(f"python {sys.version_info[0]}.{sys.version_info[1]}\n".encode())
     digest.update(f"immutables {importlib.metadata.version('immutables')}\n".encode())
     for name in _REPLAY_MODULES:
@@ -186,6 +183,18 @@ def replay_code_digest() -> bytes:
         digest.update(b"%s %d\n" % (name.encode(), len(source)))
         digest.update(source)
     return digest.digest()
+
+
+_CODE_DIGEST: Final = _code_digest()
+# Read when this module is imported, next to the modules it names (the sequencer imports them all
+# first), not when a snapshot is written: a server whose files are replaced while it runs must not tag
+# the state its old code derived with the new code's digest.
+
+
+def replay_code_digest() -> bytes:
+    """SHA-256 over the source of `_REPLAY_MODULES` as this process loaded them, the Python version and
+    the `immutables` version."""
+    return _CODE_DIGEST
 
 
 def _chunks(items: Iterable[object]) -> Iterator[list[object]]:
