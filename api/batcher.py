@@ -36,7 +36,7 @@ from crypto.checkpoint import parse_checkpoint
 from crypto.note import parse_note
 from registry.errors import ErrorCode, RegistryError, Rejected, Rejection
 from registry.sequencer import Receipt, Sequencer
-from registry.statements import parse_entry, verify_entry
+from registry.statements import VerifiedEntry, parse_entry, verify_entry
 from registry.witness.client import QuorumUnavailable
 from registry.witness.publisher import Publisher
 
@@ -72,7 +72,7 @@ class Sequenced:
 
 @dataclass(slots=True)
 class _Pending:
-    entry: bytes
+    entry: VerifiedEntry  # admitted: the sequencer does not parse or verify it again (§9.2-f)
     future: asyncio.Future[Sequenced | Rejection]
     arrived: float
 
@@ -171,16 +171,17 @@ class Batcher:
         # runs it first: an entry it refuses can never be accepted, whatever the state, so the answer is
         # the one the sequencer would give. A flood of such entries is answered as it arrives, spread
         # over time, and never reaches the writer thread (whose work would hold the interpreter lock
-        # against reads) nor waits in a batch to be answered all at once.
+        # against reads) nor waits in a batch to be answered all at once. An admitted entry is handed
+        # to the sequencer verified, so the checks are not run twice.
         try:
-            verify_entry(parse_entry(entry), self._sequencer.origin)
+            verified = verify_entry(parse_entry(entry), self._sequencer.origin)
         except Rejected as exc:
             return exc.rejection
         if len(self._pending) >= self._max_pending:  # protocol §9.1-d: bounded, never queue without limit
             raise RegistryError(_QUEUE_FULL)
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Sequenced | Rejection] = loop.create_future()
-        self._pending.append(_Pending(entry, future, loop.time()))
+        self._pending.append(_Pending(verified, future, loop.time()))
         # Wake the task only when it has something new to decide: a batch starts, or one is full.
         if len(self._pending) == 1 or len(self._pending) >= self._max_batch:
             self._wake.set()
@@ -317,7 +318,7 @@ class Batcher:
                 )
         return answers
 
-    def _sequence(self, entries: list[bytes]) -> tuple[list[Receipt | Rejection], int, int, bytes | None]:
+    def _sequence(self, entries: list[VerifiedEntry]) -> tuple[list[Receipt | Rejection], int, int, bytes | None]:
         """In the worker thread: one `submit_batch`, then the log time, size and checkpoint it committed.
 
         Only this task writes through the sequencer, so the snapshot read right after the call is the

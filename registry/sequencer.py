@@ -53,7 +53,7 @@ from .rules import Context, apply, check, genesis
 from .snapshot import Snapshot, check_snapshot_state, format_snapshot, open_snapshot
 from .snapshot import snapshot_key as startup_key
 from .state import State
-from .statements import Entry, Leaf, format_leaf, parse_entry, verify_entry
+from .statements import Entry, Leaf, VerifiedEntry, format_leaf, parse_entry, verify_entry
 from .statetree import (
     StateLeaf,
     advance_status_tree,
@@ -578,8 +578,13 @@ class Sequencer:
         """Submit one entry; see `submit_batch`."""
         return self.submit_batch([entry_bytes])[0]
 
-    def submit_batch(self, entries: Sequence[bytes]) -> list[Receipt | Rejection]:
+    def submit_batch(self, entries: Sequence[bytes | VerifiedEntry]) -> list[Receipt | Rejection]:
         """Admit, sequence and commit a batch; one result per entry, in order.
+
+        An entry is its canonical bytes, or the `VerifiedEntry` that `verify_entry(parse_entry(bytes),
+        origin)` made of them for this log's origin ([9.2-f]: the server's admission already ran those
+        stateless checks, and they are not run twice); a `VerifiedEntry` for another origin is refused
+        `wrong_origin` exactly as its bytes would be.
 
         Steps ([5.6-j]): 1. take one log time, max(clock, last log time); 2. for each entry in order:
         parse, verify its signatures, `apply` it to a working copy of the state at the next index (a
@@ -611,13 +616,13 @@ class Sequencer:
             for position, raw in enumerate(entries):  # step 2
                 index = log.size + len(accepted)
                 try:
-                    entry = parse_entry(raw)
-                    state = self._advance(state, entry, Context(index, now), log.origin)
+                    verified = _verified(raw, log.origin)
+                    state = self._advance(state, verified, Context(index, now))
                 except Rejected as exc:
                     results[position] = exc.rejection
                     continue
                 status = advance_status_tree(status, state, state.touched, index)
-                accepted.append((position, entry))
+                accepted.append((position, verified.entry))
             if not accepted or state is None:
                 return [r for r in results if r is not None]
             # Step 3: the leaves, then the state leaf ([5.8-i]), a working tree (the shared frontier is
@@ -714,10 +719,10 @@ class Sequencer:
         return max(int(self._clock()), 0 if state is None else state.last_logged_ms)
 
     @staticmethod
-    def _advance(state: State | None, entry: Entry, ctx: Context, origin: str) -> State:
+    def _advance(state: State | None, verified: VerifiedEntry, ctx: Context) -> State:
         if state is None:
-            return genesis(verify_entry(entry, origin), ctx)
-        return apply(state, verify_entry(entry, state.origin), ctx)
+            return genesis(verified, ctx)
+        return apply(state, verified, ctx)
 
     def _catch_up(self) -> None:
         """After a failed append: adopt whatever the store committed since our snapshot. Under `_lock`."""
@@ -738,6 +743,17 @@ class Sequencer:
             )
             self._keep_tree(stored, replayed.tree)
         self._stale = False
+
+
+def _verified(entry: bytes | VerifiedEntry, origin: str) -> VerifiedEntry:
+    """The entry parsed and verified for `origin`, or as it came if it already was (protocol §9.2-f).
+
+    Raises:
+        Rejected: as `parse_entry` and `verify_entry`.
+    """
+    if isinstance(entry, VerifiedEntry):
+        return entry if entry.statement.origin == origin else verify_entry(entry.entry, origin)
+    return verify_entry(parse_entry(entry), origin)
 
 
 def init_log(store: Store, signer: NoteSigner, clock: Clock, genesis_entry: bytes) -> tuple[Sequencer, Receipt]:

@@ -12,8 +12,9 @@ import pytest
 
 from api.app import Settings
 from crypto.keys import SigningKey
-from registry.errors import Rejection
-from registry.statements import MAX_ENTRY_SIZE
+from registry.errors import ErrorCode, Rejection
+from registry.sequencer import Receipt
+from registry.statements import MAX_ENTRY_SIZE, format_leaf, parse_entry, verify_entry
 from tests.integration.apisupport import api_client, new_log
 from tests.integration.logdata import ORIGIN, Community, declare_entry
 
@@ -97,3 +98,20 @@ def test_an_entry_that_passes_the_stateless_checks_still_goes_through_the_rules(
 
     assert asyncio.run(scenario()) == [(404, "unknown_member"), (201, ""), (409, "duplicate_entry")]
     assert ORIGIN == served.sequencer.origin
+
+
+@pytest.mark.spec("9.2-f")
+def test_the_sequencer_takes_admitted_entries_and_refuses_one_admitted_for_another_origin(tmp_path: Path) -> None:
+    served = new_log(tmp_path)
+    founder = served.community.founders[0]
+    here = verify_entry(parse_entry(declare_entry(Community.member(1), founder)), ORIGIN)
+    other_origin = "other.example/log"
+    elsewhere = verify_entry(
+        parse_entry(declare_entry(Community.member(2), founder, origin=other_origin)), other_origin
+    )
+    results = served.sequencer.submit_batch([here, elsewhere])
+    assert isinstance(results[0], Receipt)
+    assert isinstance(results[1], Rejection) and results[1].code is ErrorCode.WRONG_ORIGIN
+    assert served.sequencer.leaf(results[0].index) == format_leaf(
+        results[0].index, served.sequencer.state.last_logged_ms if served.sequencer.state else 0, here.entry
+    )
