@@ -19,6 +19,7 @@ from crypto.nodestore import MemoryNodeStore
 from crypto.note import format_note
 from crypto.notekey import NoteSigner
 from registry.errors import ErrorCode
+from registry.sequencer import init_log
 from registry.store import (
     STEPS,
     Append,
@@ -34,7 +35,22 @@ from registry.store import (
     durability_problem,
 )
 from registry.store.models import TABLES
-from tests.integration.logdata import ORIGIN, T0, log_signer, open_store_fixture, store_url_fixture  # noqa: F401 - fixtures
+from tests.integration.logdata import (  # noqa: F401 - fixtures
+    ORIGIN,
+    T0,
+    Community,
+    ManualClock,
+    key,
+    log_signer,
+    open_store_fixture,
+    store_url_fixture,
+)
+
+
+def log_signer_seed() -> bytes:
+    """The private seed of `log_signer()` (the fixed test key "log")."""
+    return key("log").seed
+
 
 OpenStore = Callable[..., Store]
 
@@ -417,6 +433,26 @@ def test_tables_hold_only_the_log_and_its_bookkeeping(open_store: OpenStore) -> 
         "tree_nodes": ["hash", "index", "level"],
     }
     assert {t.name for t in TABLES} == set(found)
+
+
+@pytest.mark.spec("5.6-k", "9.1-i")
+def test_a_start_up_snapshot_adds_one_table_of_bytes_derived_from_the_log(open_store: OpenStore) -> None:
+    store = open_store()
+    signer = log_signer()
+    sequencer, _ = init_log(store, signer, ManualClock(T0), Community.make().genesis())
+    assert sequencer.write_snapshot() == sequencer.size
+    inspector = sa.inspect(store.nodes._engine)
+    found = {name: sorted(c["name"] for c in inspector.get_columns(name)) for name in inspector.get_table_names()}
+    assert found == {
+        "checkpoints": ["note", "size"],
+        "entries": ["index", "leaf", "logged_ms", "payload_hash"],
+        "meta": ["id", "log_vkey", "origin", "schema_version", "tree_size"],
+        "tree_nodes": ["hash", "index", "level"],
+        "snapshots": ["data", "id", "size"],
+    }
+    stored = store.snapshot()
+    assert stored is not None and stored[0] == sequencer.size
+    assert log_signer_seed() not in stored[1]  # the tag is keyed by a secret derived from it, never the seed
 
 
 def test_store_package_public_names() -> None:
