@@ -71,6 +71,7 @@ from .tiles import tiles_router
 __all__ = [
     "BATCH_MS_ENV",
     "DATA_ENV",
+    "FULL_CHECK_ENV",
     "MAX_BODY",
     "LogSource",
     "Settings",
@@ -86,6 +87,9 @@ DATA_ENV: Final = "REGISTRY_SERVE_DATA"
 """The data directory `app_from_env` serves (set by `registry serve`)."""
 BATCH_MS_ENV: Final = "REGISTRY_SERVE_BATCH_MS"
 """The batch window of `app_from_env`, in milliseconds (set by `registry serve --batch-ms`)."""
+FULL_CHECK_ENV: Final = "REGISTRY_SERVE_FULL_CHECK"
+"""`1`: `app_from_env` runs every leaf through the rules at start, ignoring the start-up snapshot
+(set by `registry serve --full-check`)."""
 
 _MAX_INT: Final = 2**63 - 1
 _JSON: Final = "application/json"
@@ -111,9 +115,12 @@ def system_clock() -> int:
     return time.time_ns() // 1_000_000
 
 
-def data_dir_source(path: Path, env: Mapping[str, str], clock: Clock = system_clock) -> LogSource:
+def data_dir_source(
+    path: Path, env: Mapping[str, str], clock: Clock = system_clock, *, full_check: bool = False
+) -> LogSource:
     """A `LogSource` over the data directory `path`: its database (by `DataDir.database_url(env)`) opened
-    for writing, and its sequencer (which replays and checks the whole log when opened)."""
+    for writing, and its sequencer, which checks the stored log when opened: from its start-up snapshot
+    when there is a usable one (protocol §9.1-i), or every leaf through the rules with `full_check`."""
 
     @contextmanager
     def opened() -> Iterator[OpenedLog]:
@@ -121,7 +128,7 @@ def data_dir_source(path: Path, env: Mapping[str, str], clock: Clock = system_cl
         signer = data.signer()
         witnesses = load_witness_config(path)
         with Store.open(data.database_url(env), writable=True) as store:
-            sequencer = Sequencer.open(store, signer, clock)
+            sequencer = Sequencer.open(store, signer, clock, full_check=full_check)
             if not witnesses.witnesses:
                 yield OpenedLog(store, sequencer)
                 return
@@ -289,7 +296,12 @@ def create_app(source: Path | LogSource, settings: Settings | None = None) -> Fa
             )
             batcher.start()
             runtime.attach(log, batcher)
-            _log.info("serving the log %s at tree size %d", log.sequencer.origin, log.sequencer.size)
+            _log.info(
+                "serving the log %s at tree size %d (the rules were run from leaf %d at start)",
+                log.sequencer.origin,
+                log.sequencer.size,
+                log.sequencer.replayed_from,
+            )
             try:
                 yield
             finally:
@@ -458,7 +470,8 @@ def _receipt(result: Sequenced) -> ReceiptBody:
 
 def app_from_env() -> FastAPI:
     """The app of `registry serve`: the data directory in `REGISTRY_SERVE_DATA`, the batch window in
-    `REGISTRY_SERVE_BATCH_MS`. Also sends this package's log lines (no request data) to stderr.
+    `REGISTRY_SERVE_BATCH_MS`, `REGISTRY_SERVE_FULL_CHECK=1` for a start that runs every leaf through the
+    rules. Also sends this package's log lines (no request data) to stderr.
 
     Raises:
         RegistryError (`malformed_encoding`): the variables are missing or malformed.
@@ -473,4 +486,5 @@ def app_from_env() -> FastAPI:
         handler.setFormatter(logging.Formatter("%(levelname)s: %(name)s: %(message)s"))
         _log.addHandler(handler)
         _log.setLevel(logging.INFO)
-    return create_app(Path(data), Settings(batch_ms=int(batch_ms)))
+    full_check = os.environ.get(FULL_CHECK_ENV, "") == "1"
+    return create_app(data_dir_source(Path(data), os.environ, full_check=full_check), Settings(batch_ms=int(batch_ms)))

@@ -21,12 +21,13 @@ from ..datadir import open_data_dir
 from ..errors import RegistryError
 from .app import cli, fail
 
-__all__ = ["APP_FACTORY", "BATCH_MS_ENV", "DATA_ENV", "DEFAULT_HOST", "serve", "uvicorn_options"]
+__all__ = ["APP_FACTORY", "BATCH_MS_ENV", "DATA_ENV", "DEFAULT_HOST", "FULL_CHECK_ENV", "serve", "uvicorn_options"]
 
 APP_FACTORY: Final = "api.app:app_from_env"
-# The names `api.app` reads (api.app.DATA_ENV, api.app.BATCH_MS_ENV); a test keeps them equal.
+# The names `api.app` reads (api.app.DATA_ENV, .BATCH_MS_ENV, .FULL_CHECK_ENV); a test keeps them equal.
 DATA_ENV: Final = "REGISTRY_SERVE_DATA"
 BATCH_MS_ENV: Final = "REGISTRY_SERVE_BATCH_MS"
+FULL_CHECK_ENV: Final = "REGISTRY_SERVE_FULL_CHECK"
 DEFAULT_HOST: Final = "127.0.0.1"
 _MAX_CONNECTIONS: Final = 4096
 """Open connections beyond this get uvicorn's own 503: memory stays bounded whatever clients do."""
@@ -61,13 +62,19 @@ def uvicorn_options(host: str, port: int) -> dict[str, object]:
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535), help="TCP port.")
 @click.option("--batch-ms", default=250, show_default=True, type=click.IntRange(0, 60_000),
               help="Longest wait, in milliseconds, before a batch of statements is committed.")
-def serve(data_path: Path, host: str, port: int, batch_ms: int) -> None:
+@click.option("--full-check", is_flag=True,
+              help="Run every leaf through the rules at start, ignoring the start-up snapshot "
+                   "(slower; what `registry audit --data` does).")
+def serve(data_path: Path, host: str, port: int, batch_ms: int, full_check: bool) -> None:
     """Serve the log of a data directory over HTTP (protocol §9).
 
-    Opens the database (config.json, then DATABASE_URL, then DIR/log.sqlite3), replays and checks the
-    whole log, and serves the REST API and the tlog-tiles of the log until interrupted. POST
-    /v1/entries answers only once a statement is committed under a signed checkpoint. There is no
-    access log, and no client address is logged or stored.
+    Opens the database (config.json, then DATABASE_URL, then DIR/log.sqlite3) and checks the whole
+    stored log: every row, leaf hash, tree node and the latest checkpoint, and every leaf through the
+    rules, or only those after the start-up snapshot when the store holds a valid one (protocol §9.1-i;
+    the server writes one every 16,384 leaves; --full-check ignores it). Then it serves the REST API
+    and the tlog-tiles of the log until interrupted. POST /v1/entries answers only once a statement is
+    committed under a signed checkpoint. There is no access log, and no client address is logged or
+    stored.
 
     Exit codes: 0 stopped; 1 not a data directory or a bad key; 2 usage error; 3 the log could not be
     opened or the port could not be bound (the reason is on stderr).
@@ -79,4 +86,5 @@ def serve(data_path: Path, host: str, port: int, batch_ms: int) -> None:
         fail(exc.rejection)
     os.environ[DATA_ENV] = str(data_path.resolve())
     os.environ[BATCH_MS_ENV] = str(batch_ms)
+    os.environ[FULL_CHECK_ENV] = "1" if full_check else ""
     uvicorn.run(APP_FACTORY, **uvicorn_options(host, port))  # type: ignore[arg-type]

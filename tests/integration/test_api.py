@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 import api
-from api.app import BATCH_MS_ENV, DATA_ENV, MAX_BODY, Settings
+from api.app import BATCH_MS_ENV, DATA_ENV, FULL_CHECK_ENV, MAX_BODY, Settings
 from api.errors import STATUS, codes_for
 from crypto.checkpoint import open_checkpoint
 from crypto.merkle import leaf_hash
@@ -454,9 +454,14 @@ def test_consistency_proofs_verify_and_ranges_are_checked(served: ServedLog) -> 
 
     async def scenario() -> dict[str, httpx.Response]:
         async with api_client(served.app()) as client:
-            queries = {"a": f"old={second}&new={last}", "b": f"old={first}&new={third}", "0-7": f"old=0&new={third}",
-                       "7-7": f"old={third}&new={third}", "backwards": f"old={third}&new={second}",
-                       "beyond": f"old={second}&new={last + 1}"}
+            queries = {
+                "a": f"old={second}&new={last}",
+                "b": f"old={first}&new={third}",
+                "0-7": f"old=0&new={third}",
+                "7-7": f"old={third}&new={third}",
+                "backwards": f"old={third}&new={second}",
+                "beyond": f"old={second}&new={last + 1}",
+            }
             return {k: await client.get(f"/v1/proof/consistency?{q}") for k, q in queries.items()}
 
     got = run(scenario())
@@ -523,9 +528,26 @@ def test_tiles_and_bundles_rebuild_the_checkpoint_root(served: ServedLog) -> Non
 
     async def scenario() -> dict[str, httpx.Response]:
         async with api_client(served.app()) as client:
-            paths = ["0/000", f"0/001.p/{w}", "0/001.p/3", "1/000.p/1", "entries/000", f"entries/001.p/{w}",
-                     "entries/001.p/2", f"0/001.p/{w + 1}", "0/001", "entries/002.p/1", "1/000", "2/000.p/1",
-                     "0/1", "00/000", "0/x000/000", "0/000.p/0", "0/000.p/256", "entries/000.p/005"]
+            paths = [
+                "0/000",
+                f"0/001.p/{w}",
+                "0/001.p/3",
+                "1/000.p/1",
+                "entries/000",
+                f"entries/001.p/{w}",
+                "entries/001.p/2",
+                f"0/001.p/{w + 1}",
+                "0/001",
+                "entries/002.p/1",
+                "1/000",
+                "2/000.p/1",
+                "0/1",
+                "00/000",
+                "0/x000/000",
+                "0/000.p/0",
+                "0/000.p/256",
+                "entries/000.p/005",
+            ]
             return {p: await client.get(f"/tile/{p}") for p in paths}
 
     got = run(scenario())
@@ -541,8 +563,9 @@ def test_tiles_and_bundles_rebuild_the_checkpoint_root(served: ServedLog) -> Non
     partial = got[f"0/001.p/{w}"].content
     assert got["0/001.p/3"].content == partial[: 3 * 32]
     # The tiles a client needs for this size give the checkpoint's root hash.
-    verify_tiles(size, _root(served, size), {(0, 0): got["0/000"].content, (0, 1): partial,
-                                             (1, 0): got["1/000.p/1"].content})
+    verify_tiles(
+        size, _root(served, size), {(0, 0): got["0/000"].content, (0, 1): partial, (1, 0): got["1/000.p/1"].content}
+    )
     # Bundles hold the stored leaf bytes, and hash to the level-0 tile.
     bundle = parse_entry_bundle(got["entries/000"].content, 256)
     assert bundle == served.sequencer.leaves(0, 256)
@@ -630,9 +653,15 @@ def test_openapi_documents_every_status_and_code_of_every_operation(served: Serv
     schema = run(scenario()).json()
     operations = {(path, method): op for path, item in schema["paths"].items() for method, op in item.items()}
     assert set(operations) >= {
-        ("/v1/entries", "post"), ("/v1/validate", "post"), ("/v1/members/{member_id}", "get"),
-        ("/v1/policy", "get"), ("/v1/proof/inclusion", "get"), ("/v1/proof/consistency", "get"),
-        ("/healthz", "get"), ("/checkpoint", "get"), ("/tile/{tile_path}", "get"),
+        ("/v1/entries", "post"),
+        ("/v1/validate", "post"),
+        ("/v1/members/{member_id}", "get"),
+        ("/v1/policy", "get"),
+        ("/v1/proof/inclusion", "get"),
+        ("/v1/proof/consistency", "get"),
+        ("/healthz", "get"),
+        ("/checkpoint", "get"),
+        ("/tile/{tile_path}", "get"),
     }
     every_code = {str(c) for c in ErrorCode}
     for key, op in operations.items():
@@ -664,11 +693,14 @@ def test_registry_serve_binds_loopback_by_default_and_passes_settings_by_name() 
     options = {p.name: p for p in cmd_serve.serve.params}
     assert options["host"].default == "127.0.0.1"
     assert options["batch_ms"].default == 250
-    assert (cmd_serve.DATA_ENV, cmd_serve.BATCH_MS_ENV) == (DATA_ENV, BATCH_MS_ENV)
+    assert (cmd_serve.DATA_ENV, cmd_serve.BATCH_MS_ENV, cmd_serve.FULL_CHECK_ENV) == (
+        DATA_ENV,
+        BATCH_MS_ENV,
+        FULL_CHECK_ENV,
+    )
     uv = cmd_serve.uvicorn_options("127.0.0.1", 1)
     assert (uv["access_log"], uv["proxy_headers"], uv["server_header"], uv["workers"]) == (False, False, False, 1)
 
 
 def test_api_public_names_are_pinned() -> None:
     assert api.__all__ == ["STATUS", "LogSource", "OpenedLog", "Settings", "app_from_env", "create_app"]
-
