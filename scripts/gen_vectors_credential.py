@@ -233,7 +233,8 @@ def _smt_cases() -> dict[str, Any]:
 
 class _Log:
     """A log as a sequencer writes it: every batch of entries, the genesis included, ends with a state
-    leaf, and a checkpoint is signed (and cosigned) for the size after it (protocol §5.8-i)."""
+    leaf, and a checkpoint is signed (and cosigned) for the size after it (protocol §5.8-i). Every leaf
+    of a batch, its state leaf included, carries the batch's one log time, `now` (§5.6-j, §8.2-f)."""
 
     def __init__(self) -> None:
         self.now = T0
@@ -257,8 +258,12 @@ class _Log:
             entry = sign_entry(entry, k)
         return entry
 
-    def submit(self, statement: Statement, *keys: SigningKey) -> None:
+    def begin(self) -> None:
+        """Begin a batch, one second after the last one."""
         self.now += 1000
+
+    def submit(self, statement: Statement, *keys: SigningKey) -> None:
+        """Append an entry to the batch, at the batch's log time."""
         entry = self._sign(statement, *keys)
         ctx = Context(len(self.leaves), self.now)
         after = apply(self.state, verify_entry(entry, ORIGIN), ctx)
@@ -295,18 +300,18 @@ def _scenario() -> tuple[_Log, Identity, Credential, Credential, Credential]:
     log = _Log()  # the genesis (0) and its state leaf (1)
     ident = make_identity()
     member, pending = key(11), key(12)
+    log.begin()
     log.submit(Declare(ORIGIN, log.now, MemberId(member.public_key), declaration_hash(EN), ident.commitment,
                        MemberId(key(1).public_key)), member, key(1))  # fmt: skip
     log.submit(Vouch(ORIGIN, log.now, MemberId(key(2).public_key), MemberId(member.public_key), ident.commitment),
                key(2), member)  # fmt: skip
     log.submit(Declare(ORIGIN, log.now, MemberId(pending.public_key), declaration_hash(EN), None,
                        MemberId(key(2).public_key)), pending, key(2))  # fmt: skip
-    log.now += 1000
-    log.seal()  # entries 2, 3, 4 and the state leaf 5: the checkpoint of size 6
+    log.seal()  # entries 2, 3, 4 and the state leaf 5, one batch: the checkpoint of size 6
     good = log.credential(member)
     pend = log.credential(pending)
+    log.begin()
     log.submit(Revoke(ORIGIN, log.now, MemberId(member.public_key), Reason.WITHDRAWN, None), member)
-    log.now += 1000
     log.seal()  # entry 6 and the state leaf 7: size 8
     revoked = log.credential(member)
     return log, ident, good, pend, revoked

@@ -61,6 +61,7 @@ from dataclasses import dataclass, field
 from typing import Final
 
 from crypto.keys import SigningKey
+from crypto.smt import SparseMerkleTree
 from registry.errors import ErrorCode, Rejected, Rejection
 from registry.rules import YEAR_MS, Context, apply, genesis
 from registry.state import DAY_MS, Member, State, Status
@@ -79,6 +80,7 @@ from registry.statements import (
     sign_entry,
     verify_entry,
 )
+from registry.statetree import StateLeaf, advance_status_tree, apply_state_leaf, format_state_leaf
 
 __all__ = [
     "ORIGIN",
@@ -173,7 +175,10 @@ def rules_bound(a: int, params: Params, days: int) -> tuple[int, ...]:
 
 
 class _Sim:
-    """The log in memory: state, leaves and log time. Owner: one call of `simulate`; never escapes it."""
+    """The log in memory: state, leaves and log time. Owner: one call of `simulate`; never escapes it.
+
+    Each accepted statement is a batch of one, closed by its state leaf (protocol §5.8-i), since the log
+    time moves on with every statement and every leaf of a batch carries one log time (§5.6-j)."""
 
     def __init__(self, config: Config) -> None:
         self.config = config
@@ -207,7 +212,15 @@ class _Sim:
             entry = sign_entry(entry, k)
         self.state = genesis(verify_entry(entry, ORIGIN), Context(0, self.now_ms))
         self.leaves.append(format_leaf(0, self.now_ms, entry))
+        self.tree = advance_status_tree(SparseMerkleTree(), self.state, self.state.touched, 0)
+        self.seal()
         self.now_ms += 1
+
+    def seal(self) -> None:
+        """Close the batch: a state leaf at the batch's log time, with the status tree root."""
+        leaf = StateLeaf(self.state.size, self.state.last_logged_ms, self.tree.root)
+        self.state = apply_state_leaf(self.state, leaf, self.tree)
+        self.leaves.append(format_state_leaf(leaf))
 
     def key(self, role: str, n: int) -> SigningKey:
         return SigningKey.from_seed(hashlib.sha256(b"%b|%b|%d" % (self.seed, role.encode(), n)).digest())
@@ -228,6 +241,8 @@ class _Sim:
             self.refused[str(exc.rejection.code)] += 1
             return exc.rejection
         self.leaves.append(format_leaf(ctx.index, ctx.logged_ms, entry))
+        self.tree = advance_status_tree(self.tree, self.state, self.state.touched, ctx.index)
+        self.seal()
         self.accepted += 1
         return None
 
@@ -603,7 +618,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                             max_fakes=base.max_fakes, seed=seed, detect_percent=percent, detect_delay_days=delay)
             result = simulate(config)
             results.append(result)
-            print(f"  [{name} a={a}] {len(result.leaves):,} entries in the log, honest verified at the attack "
+            print(f"  [{name} a={a}] {len(result.leaves):,} leaves in the log, honest verified at the attack "
                   f"{result.honest_verified_at_attack:,}, detected {result.detected:,}, "
                   f"{time.perf_counter() - started:.1f} s", file=sys.stderr)
             headline.append(f"sybil_{name}_verified_a{a}={result.fakes_verified}")

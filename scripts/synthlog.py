@@ -18,7 +18,10 @@ verified for 30 days and may vouch 12 times a year, while this log admits a memb
 of log time. The generator therefore uses `SYNTH_PARAMS` (printed by the CLI): a voucher minimum age of
 one day, a quota of 1,000 vouches a year, 1,000 statements a day and a cap of 10,000,000 pending
 members; the vouch threshold (2), the pending-vouchee limit (2) and the strike limit (2) keep their
-defaults. Log time advances by `step_ms` (60 s) per entry.
+defaults. Statements are made one every `step_ms` (60 s), each created 5 s before its planned time; log
+time advances a batch at a time: every leaf of a batch (the leaves up to a checkpoint, its state leaf
+included) carries the planned time of the batch's last leaf, as a sequencer runs a batch once its
+statements have arrived and gives it one log time (protocol §5.6-j, §8.2-h).
 
 Everything is deterministic for a seed: member, council and log keys are
 `SigningKey.from_seed(SHA-256(seed || n))`, choices come from `random.Random(seed)`, and times from the
@@ -95,7 +98,7 @@ __all__ = [
     "write_synthetic_export",
 ]
 
-GENERATOR_VERSION: Final = 3  # 2: state leaves (protocol §5.8-i); 3: at their batch's log time (§8.2-f)
+GENERATOR_VERSION: Final = 4  # 2: state leaves (§5.8-i); 3: at their batch's time (§8.2-f); 4: one time a batch
 """Bumped whenever the same arguments would generate other bytes (benchmarks key their caches by it)."""
 
 SYNTH_ORIGIN: Final = "synthetic.registry.example/log"
@@ -259,6 +262,8 @@ class SyntheticLog:
         self._min_age_ms = params.voucher_min_age_days * DAY_MS
         self._year_ms = 365 * DAY_MS
         self.state: State | None = None
+        self._batch = 1  # leaves per batch, set by `leaves()`
+        self._last = 0  # the last index `leaves()` yields
         # Current signing key of every member who may still sign (dropped after a member's own revocation).
         self._keys: dict[MemberId, SigningKey] = {}
         self._verified = _Pool()  # believed verified: validated against the state whenever picked
@@ -320,8 +325,14 @@ class SyntheticLog:
             raise RuntimeError(f"the assembled leaf {index} differs from format_leaf: the leaf format changed")
         return leaf
 
+    def _planned_ms(self, index: int) -> int:
+        """When the statement at `index` arrives (it was created 5 s before): its planned time, never after
+        its log time (a subclass may log a batch at another time)."""
+        return min(self.start_ms + index * self.step_ms, self._logged_ms(index))
+
     def _logged_ms(self, index: int) -> int:
-        return self.start_ms + index * self.step_ms
+        """The log time of leaf `index`: the planned time of its batch's last leaf (protocol §5.6-j)."""
+        return self.start_ms + min(index - index % self._batch + self._batch - 1, self._last) * self.step_ms
 
     # --- the log ----------------------------------------------------------------------------------
 
@@ -344,12 +355,16 @@ class SyntheticLog:
 
         With `seal_every`, the leaf that completes every multiple of `seal_every` leaves, and the last
         leaf, is a state leaf (0 signatures) holding the status tree root (protocol §5.8-i), as a log
-        signing a checkpoint at those sizes writes it; requires count >= 2.
+        signing a checkpoint at those sizes writes it, and every leaf of such a batch carries one log
+        time, the planned time of its last leaf (§5.6-j); requires count >= 2. Without it, the leaves are a plan of
+        entries, each at its own planned time and none a state leaf: not a log as a sequencer writes
+        it (`scripts/tamper.py` sequences them in batches of its own).
         """
         if count < 1:
             return
         if seal_every is not None and count < 2:
             raise ValueError("a sealed log has at least its genesis and a state leaf")
+        self._batch, self._last = seal_every or 1, count - 1
         entry = self.genesis_entry()
         logged_ms = self._logged_ms(0)
         # The generator signed every entry itself just now, so it wraps them as verified without
@@ -494,7 +509,7 @@ class SyntheticLog:
         raise RuntimeError(f"the synthetic log is stuck at index {ctx.index}: no sponsor or voucher is eligible")
 
     def _created(self, ctx: Context) -> int:
-        return ctx.logged_ms - _CREATED_BEFORE_MS
+        return self._planned_ms(ctx.index) - _CREATED_BEFORE_MS
 
     def _declare(self, state: State, ctx: Context) -> _Proposal | None:
         sponsor = self._pick_voucher(state, ctx, state.policy.params.vouch_threshold > 1, None)
@@ -557,7 +572,7 @@ class SyntheticLog:
         if r < 0.2 and member.member_id not in self._rotated:
             # A pre-signed revocation certificate (made at keygen), submitted by a trusted friend: its
             # creation time is the member's declaration time.
-            created = self._logged_ms(member.declared_index) - _CREATED_BEFORE_MS
+            created = self._planned_ms(member.declared_index) - _CREATED_BEFORE_MS
             statement = Revoke(self.origin, created, member.member_id, Reason.DURESS, None)
             return statement, (self._key(member),), "revoke_duress_certificate", None
         reason = Reason.WITHDRAWN if r < 0.7 else Reason.KEY_COMPROMISED

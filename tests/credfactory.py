@@ -20,12 +20,14 @@ from crypto.smt import SparseMerkleTree
 from registry.credential import Credential
 from registry.replay import apply_leaf
 from registry.state import State
-from registry.statements import MemberId, parse_leaf
+from registry.statements import MemberId
 from registry.statetree import (
     StateLeaf,
     advance_status_tree,
+    apply_state_leaf,
     changed_members,
     format_state_leaf,
+    parse_log_leaf,
     parse_status_leaf,
     status_key,
 )
@@ -57,11 +59,16 @@ def policy(witnesses: int = 0, quorum: int | None = None, max_age_ms: int = 72 *
 
 
 def status_tree_of(leaves: list[bytes]) -> tuple[State, SparseMerkleTree]:
-    """Replay entry leaves; return the state and its status tree (changed members found by diff)."""
+    """Replay leaves; return the state and its status tree (changed members found by diff; a state leaf
+    changes none and its root is checked)."""
     state: State | None = None
     tree = SparseMerkleTree()
     for raw in leaves:
-        leaf = parse_leaf(raw)
+        leaf = parse_log_leaf(raw)
+        if isinstance(leaf, StateLeaf):
+            assert state is not None, "a state leaf before the genesis"
+            state = apply_state_leaf(state, leaf, tree)
+            continue
         after = apply_leaf(state, leaf)
         tree = advance_status_tree(tree, after, changed_members(state, after), leaf.index)
         state = after
@@ -85,10 +92,11 @@ def issue(
     witnesses: int = 0,
     cosign_s: int | None = None,
 ) -> Issued:
-    """A credential for `member` from the log as it is now: the state leaf is appended at `state_ms`
-    (default: the log's clock) and the checkpoint cosigned by witnesses 1..`witnesses` at `cosign_s`."""
+    """A credential for `member` from the log as it is now: a state leaf is appended at `state_ms`
+    (default: the log time of the batch it closes, the last leaf's, as a sequencer writes it, protocol
+    §8.2-f) and the checkpoint cosigned by witnesses 1..`witnesses` at `cosign_s`."""
     state, tree = status_tree_of(log.leaves)
-    logged_ms = log.now_ms if state_ms is None else state_ms
+    logged_ms = state.last_logged_ms if state_ms is None else state_ms
     state_leaf = StateLeaf(len(log.leaves), logged_ms, tree.root)
     leaves = [*log.leaves, format_state_leaf(state_leaf)]
     merkle = MerkleTree(MemoryNodeStore())

@@ -1,6 +1,12 @@
 """Test factory: deterministic keys and a small in-memory log driven through the real rules engine.
 
 Keys come from fixed seeds (`key(n)`), time is explicit (`Log.now_ms`), nothing is mocked.
+
+The log's leaves follow the sequencer's batches (protocol §5.6-j, checked by the replay as §8.2-h):
+every leaf of a batch carries the batch's one log time, and a state leaf (§5.8-i) closes the batch.
+A `Log` keeps a batch open while its clock stands still; an entry submitted after the clock moved
+first closes the open batch with a state leaf at the batch's time, as a sequencer's next batch
+follows the state leaf of its last one. `sealed=True` closes every batch right after its one entry.
 """
 
 from __future__ import annotations
@@ -89,10 +95,13 @@ class Log:
     now_ms: int = T0
     leaves: list[bytes] = field(default_factory=list)
     sealed: bool = False
-    """Append a state leaf after every accepted entry, as a sequencer with batches of one does (§5.8-i)."""
+    """Append a state leaf after every accepted entry, as a sequencer with batches of one does (§5.8-i).
+    Otherwise a batch stays open until `seal`, or until an entry is accepted at another log time."""
     state: State = field(init=False)
     tree: SparseMerkleTree = field(init=False)
     """The status tree after the leaves (protocol §5.8)."""
+    batch_open: bool = field(init=False, default=True)
+    """Whether the last leaf is an entry leaf: a batch that a state leaf has not closed yet."""
 
     def __post_init__(self) -> None:
         stmt = policy_statement(self.founders, self.council, self.threshold, params=self.params, created_ms=self.now_ms)
@@ -104,10 +113,12 @@ class Log:
             self.seal()
 
     def seal(self) -> StateLeaf:
-        """Append a state leaf: the status tree root after every leaf so far, at the current log time."""
-        leaf = StateLeaf(self.state.size, self.now_ms, self.tree.root)
+        """Close the batch: append a state leaf with the status tree root after every leaf so far, at the
+        batch's log time (the last leaf's, protocol §8.2-f), whatever the clock says now."""
+        leaf = StateLeaf(self.state.size, self.state.last_logged_ms, self.tree.root)
         self.leaves.append(format_state_leaf(leaf))
         self.state = apply_state_leaf(self.state, leaf, self.tree)
+        self.batch_open = False
         return leaf
 
     @classmethod
@@ -123,12 +134,21 @@ class Log:
             verified = verify_entry(entry, ORIGIN)
         except Rejected as exc:
             return exc.rejection
-        ctx = Context(self.state.size, self.now_ms)
-        rejection = check(self.state, verified, ctx)
+        # protocol §5.6-j: an entry at another time than the open batch's begins a new batch, after the
+        # state leaf that closes the open one. Only an accepted entry keeps that state leaf.
+        state, closing = self.state, None
+        if self.batch_open and self.now_ms != state.last_logged_ms:
+            closing = StateLeaf(state.size, state.last_logged_ms, self.tree.root)
+            state = apply_state_leaf(state, closing, self.tree)
+        ctx = Context(state.size, self.now_ms)
+        rejection = check(state, verified, ctx)
         if rejection is None:
+            if closing is not None:
+                self.leaves.append(format_state_leaf(closing))
             self.leaves.append(format_leaf(ctx.index, ctx.logged_ms, entry))
-            self.state = apply(self.state, verified, ctx)
+            self.state = apply(state, verified, ctx)
             self.tree = advance_status_tree(self.tree, self.state, self.state.touched, ctx.index)
+            self.batch_open = True
             if self.sealed:
                 self.seal()
         self.tick()

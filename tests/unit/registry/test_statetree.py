@@ -68,15 +68,15 @@ def test_status_leaf_round_trips_and_parses_strictly() -> None:
 def test_since_is_the_index_at_which_the_status_took_its_value() -> None:
     log = Log.standard()
     member = key(11)
-    log.submit(log.declare(member, key(1)))  # index 1: pending
+    log.submit(log.declare(member, key(1)))  # index 1, in the genesis batch: pending
     assert (_leaf(log, 11).status, _leaf(log, 11).since) == (Status.PENDING, 1)
-    log.submit(log.vouch(key(2), member))  # index 2: verified
-    assert (_leaf(log, 11).status, _leaf(log, 11).since) == (Status.VERIFIED, 2)
-    log.submit(log.rotate(member, key(21)))  # index 3: new key, same status
+    log.submit(log.vouch(key(2), member))  # index 3 (a state leaf at 2 closes the genesis batch): verified
+    assert (_leaf(log, 11).status, _leaf(log, 11).since) == (Status.VERIFIED, 3)
+    log.submit(log.rotate(member, key(21)))  # index 5: new key, same status
     leaf = _leaf(log, 11)
-    assert (leaf.key, leaf.status, leaf.since) == (key(21).public_key, Status.VERIFIED, 2)
-    log.submit(log.revoke_self(key(21), Reason.WITHDRAWN))  # index 4
-    assert (_leaf(log, 11).status, _leaf(log, 11).since) == (Status.REVOKED, 4)
+    assert (leaf.key, leaf.status, leaf.since) == (key(21).public_key, Status.VERIFIED, 3)
+    log.submit(log.revoke_self(key(21), Reason.WITHDRAWN))  # index 7
+    assert (_leaf(log, 11).status, _leaf(log, 11).since) == (Status.REVOKED, 7)
     founder = _leaf(log, 1)
     assert (founder.status, founder.since, founder.commitment) == (Status.VERIFIED, 0, None)
 

@@ -19,7 +19,7 @@ from registry.state import Status
 from registry.statements import Reason, Revoke, StatementType, VerifiedEntry, parse_leaf, verify_entry
 
 ROOT = Path(__file__).resolve().parents[3]
-ENTRIES = 300
+ENTRIES = 600
 SEED = b"test synthlog"
 
 
@@ -34,8 +34,9 @@ def _load() -> ModuleType:
 
 synthlog = _load()
 # Rare actions weighted up, and log time stretched to 30 minutes an entry so that members outgrow the
-# voucher minimum age of one day, so that 300 entries hold every kind, every revocation reason, a
-# suspension and a cascade.
+# voucher minimum age of one day, so that 600 entries hold every kind, every revocation reason, a
+# suspension and a cascade. (Every leaf of a batch of 256 has one log time, protocol §5.6-j, so no one
+# vouches within the batch they joined in: a log of three batches.)
 MIX = synthlog.Mix(unvouch=4.0, revoke_self=6.0, revoke_council=5.0, reinstate=3.0, rotate=5.0)
 STEP_MS = 30 * 60_000
 
@@ -53,12 +54,12 @@ def test_small_synthetic_log_audits_clean(export: tuple[Path, str, Any]) -> None
     assert log.header.tree_size == ENTRIES
     assert log.header.log_vkey == vkey
     checkpoints = [note for _, note in log.checkpoints()]
-    assert len(checkpoints) == 2  # at 256 and at the end
+    assert len(checkpoints) == 3  # at 256, 512 and the end
     report = audit(log.leaves(), checkpoints, parse_vkey(vkey), workers=1)
     assert report.ok, report
     assert report.size == ENTRIES
     assert dict(report.counts) == stats.counts
-    assert stats.entries == ENTRIES - 2  # leaves 255 and 299 are state leaves (protocol §5.8-i)
+    assert stats.entries == ENTRIES - 3  # leaves 255, 511 and 599 are state leaves (protocol §5.8-i)
     assert not stats.rejected
 
 
@@ -120,7 +121,7 @@ def test_audit_in_small_chunks_finds_a_bad_signature_in_order(
     """The parallel replay keeps a bounded window of chunks in flight and still reports in log order."""
     import registry.audit
 
-    monkeypatch.setattr(registry.audit, "_CHUNK", 16)  # 300 leaves: 19 chunks, more than the window of 8
+    monkeypatch.setattr(registry.audit, "_CHUNK", 16)  # 600 leaves: 38 chunks, more than the window of 8
     path, vkey, _ = export
     log = read_export(path)
     leaves = list(log.leaves())

@@ -61,7 +61,7 @@ def test_a_verified_member_passes_every_step() -> None:
         required_attributes=["family_name"],
     )  # fmt: skip
     assert verdict.member_id == mid(key(11)) and verdict.status is Status.VERIFIED
-    assert verdict.since == 2 and verdict.challenge_checked
+    assert verdict.since == 3 and verdict.challenge_checked  # index 2 closes the genesis batch
     assert dict(verdict.attributes) == {"family_name": "PETROVA", "birth_date": "1985-12-31"}
     assert verdict.witnesses == tuple(f"witness{n}.registry.example" for n in (1, 2, 3))
     # freshness from the 2nd newest cosignature (times t+1, t+2, t+3 seconds)
