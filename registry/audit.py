@@ -5,10 +5,10 @@ Given the leaves in order and the checkpoints the log signed, `audit` recomputes
 the RFC 9162 §2.1.2 stack (O(log n) memory), replays every statement through the same rules engine the
 operator runs, recomputes the status tree and every state leaf's root (§5.8-j), and checks every
 checkpoint's signature and root at its size, and that its last leaf is a state leaf (§5.8-i) whose log
-time is its batch's (§8.2-f). It stops at the first discrepancy and names it: the index (or checkpoint
-size) and the failing check. A caller that holds more than the leaves (an operator's store) may pass a
-check of its row, run on every parsed leaf in order (`RowCheck`), so that its failures are ordered with
-the replay's by index.
+time is its batch's (§8.2-f), as is every entry leaf's (§8.2-h). It stops at the first discrepancy and
+names it: the index (or checkpoint size) and the failing check. A caller that holds more than the
+leaves (an operator's store) may pass a check of its row, run on every parsed leaf in order
+(`RowCheck`), so that its failures are ordered with the replay's by index.
 
 Signature verification is the expensive, stateless part; `audit` can run it on all cores (a process
 pool, `workers`), a few chunks ahead of the replay (a bounded window, so that memory does not grow with
@@ -52,6 +52,7 @@ class AuditCheck(StrEnum):
     LEAF_INDEX = "leaf_index"
     LEAF_SIGNATURE = "leaf_signature"
     RULES = "rules"
+    LEAF_TIME = "leaf_time"  # an entry leaf's log time differs from its batch's ([8.2-h])
     CHECKPOINT_SIGNATURE = "checkpoint_signature"
     CHECKPOINT_ROOT = "checkpoint_root"
     CHECKPOINT_SIZE = "checkpoint_size"
@@ -79,6 +80,9 @@ when the row agrees."""
 
 _STATE_LEAF_SECTIONS: Final = frozenset({"5.8-i", "8.2-f"})
 """Rejections of a state leaf reported as the check `state_leaf`: its root, and its log time."""
+
+_LEAF_TIME_SECTION: Final = "8.2-h"
+"""The rejection of an entry leaf reported as the check `leaf_time`: a log time other than its batch's."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -373,6 +377,14 @@ def _replay_parsed(
     verified = VerifiedEntry(leaf.entry) if verdict is None and current.state is not None else None
     try:
         return leaf, replay_log_leaf(current, leaf, verified), False
-    except Rejected as exc:  # [8.2-a]
-        check = AuditCheck.LEAF_SIGNATURE if exc.code is ErrorCode.BAD_SIGNATURE else AuditCheck.RULES
-        raise _Fail(check, str(exc.code), exc.message, index=index) from exc
+    except Rejected as exc:  # [8.2-a], [8.2-h]
+        raise _Fail(_entry_check(exc), str(exc.code), exc.message, index=index) from exc
+
+
+def _entry_check(exc: Rejected) -> AuditCheck:
+    """The check an entry leaf's rejection fails: its signatures, its batch's log time, or the rules."""
+    if exc.code is ErrorCode.BAD_SIGNATURE:
+        return AuditCheck.LEAF_SIGNATURE
+    if exc.rejection.section == _LEAF_TIME_SECTION:
+        return AuditCheck.LEAF_TIME
+    return AuditCheck.RULES
