@@ -26,7 +26,16 @@ from crypto.tiles import parse_entry_bundle, parse_hash_tile, verify_entry_bundl
 from registry.cli import cmd_serve
 from registry.errors import ErrorCode, Rejection
 from registry.sequencer import Receipt, Sequencer
-from registry.statements import Reason, Revoke, Rotate, Vouch, declaration_hash, format_leaf, parse_entry
+from registry.statements import (
+    Reason,
+    Revoke,
+    Rotate,
+    VerifiedEntry,
+    Vouch,
+    declaration_hash,
+    format_leaf,
+    parse_entry,
+)
 from registry.store import StoreMismatch, StoreUnavailable
 from tests.integration.apisupport import BUSY, ServedLog, api_client, check_receipt, member_id, new_log, signed
 from tests.integration.logdata import ORIGIN, T0, Community, declare_entry, log_signer, vouch_entry
@@ -162,7 +171,7 @@ class _GatedSequencer(Sequencer):
     gate = threading.Event()
     entered = threading.Event()
 
-    def submit_batch(self, entries: Sequence[bytes]) -> list[Receipt | Rejection]:
+    def submit_batch(self, entries: Sequence[bytes | VerifiedEntry]) -> list[Receipt | Rejection]:
         type(self).entered.set()
         type(self).gate.wait(timeout=30)
         return super().submit_batch(entries)
