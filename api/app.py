@@ -19,6 +19,7 @@ Deliberately not here: the rules (the core), the code-to-status table (`api.erro
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import os
 import sys
@@ -108,6 +109,9 @@ class Settings:
     max_batch: int = DEFAULT_MAX_BATCH
     max_pending: int = DEFAULT_MAX_PENDING
     max_body: int = MAX_BODY
+    freeze_heap: bool = False
+    """Move every object alive once the log is loaded out of the cyclic collector's reach (`gc.freeze`).
+    `registry serve` sets it; an app in a test process does not (it would freeze the tests' objects)."""
 
 
 def system_clock() -> int:
@@ -296,6 +300,14 @@ def create_app(source: Path | LogSource, settings: Settings | None = None) -> Fa
             )
             batcher.start()
             runtime.attach(log, batcher)
+            if settings.freeze_heap:
+                # The loaded log's state is hundreds of thousands of objects that live as long as the
+                # process. Left to the cyclic collector, every full collection traverses them all and
+                # answers nothing meanwhile: under the flood of scripts/flood.py, 40-80 ms pauses, which
+                # were the reads' p99 (65 ms against 4 ms unloaded; 7 ms once frozen). Objects made
+                # later are collected as usual.
+                gc.collect()
+                gc.freeze()
             _log.info(
                 "serving the log %s at tree size %d (the rules were run from leaf %d at start)",
                 log.sequencer.origin,
@@ -487,4 +499,5 @@ def app_from_env() -> FastAPI:
         _log.addHandler(handler)
         _log.setLevel(logging.INFO)
     full_check = os.environ.get(FULL_CHECK_ENV, "") == "1"
-    return create_app(data_dir_source(Path(data), os.environ, full_check=full_check), Settings(batch_ms=int(batch_ms)))
+    settings = Settings(batch_ms=int(batch_ms), freeze_heap=True)
+    return create_app(data_dir_source(Path(data), os.environ, full_check=full_check), settings)

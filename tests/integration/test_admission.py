@@ -5,6 +5,7 @@ would give, and never waits in a batch."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 from pathlib import Path
 
@@ -115,3 +116,21 @@ def test_the_sequencer_takes_admitted_entries_and_refuses_one_admitted_for_anoth
     assert served.sequencer.leaf(results[0].index) == format_leaf(
         results[0].index, served.sequencer.state.last_logged_ms if served.sequencer.state else 0, here.entry
     )
+
+
+def test_the_server_freezes_the_loaded_log_out_of_the_cyclic_collectors_reach(tmp_path: Path) -> None:
+    """`registry serve` (Settings.freeze_heap) moves what is alive once the log is loaded out of the
+    collector's full collections; an app without the setting leaves the heap as it is."""
+    served = new_log(tmp_path)
+
+    async def frozen_while_serving(settings: Settings) -> int:
+        async with api_client(served.app(settings)) as client:
+            assert (await client.get("/checkpoint")).status_code == 200
+            return gc.get_freeze_count()
+
+    gc.unfreeze()
+    try:
+        assert asyncio.run(frozen_while_serving(Settings(batch_ms=5))) == 0
+        assert asyncio.run(frozen_while_serving(Settings(batch_ms=5, freeze_heap=True))) > 1000
+    finally:
+        gc.unfreeze()  # this test process's objects go back to the collector
