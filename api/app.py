@@ -74,6 +74,7 @@ __all__ = [
     "DATA_ENV",
     "FULL_CHECK_ENV",
     "MAX_BODY",
+    "SNAPSHOT_EVERY_ENV",
     "LogSource",
     "Settings",
     "app_from_env",
@@ -88,6 +89,9 @@ DATA_ENV: Final = "REGISTRY_SERVE_DATA"
 """The data directory `app_from_env` serves (set by `registry serve`)."""
 BATCH_MS_ENV: Final = "REGISTRY_SERVE_BATCH_MS"
 """The batch window of `app_from_env`, in milliseconds (set by `registry serve --batch-ms`)."""
+SNAPSHOT_EVERY_ENV: Final = "REGISTRY_SERVE_SNAPSHOT_EVERY"
+"""How many leaves the log grows by between two start-up snapshots (set by `registry serve
+--snapshot-every`; default `Sequencer.SNAPSHOT_EVERY`)."""
 FULL_CHECK_ENV: Final = "REGISTRY_SERVE_FULL_CHECK"
 """`1`: `app_from_env` runs every leaf through the rules at start, ignoring the start-up snapshot
 (set by `registry serve --full-check`)."""
@@ -120,7 +124,12 @@ def system_clock() -> int:
 
 
 def data_dir_source(
-    path: Path, env: Mapping[str, str], clock: Clock = system_clock, *, full_check: bool = False
+    path: Path,
+    env: Mapping[str, str],
+    clock: Clock = system_clock,
+    *,
+    full_check: bool = False,
+    snapshot_every: int | None = None,
 ) -> LogSource:
     """A `LogSource` over the data directory `path`: its database (by `DataDir.database_url(env)`) opened
     for writing, and its sequencer, which checks the stored log when opened: from its start-up snapshot
@@ -132,7 +141,7 @@ def data_dir_source(
         signer = data.signer()
         witnesses = load_witness_config(path)
         with Store.open(data.database_url(env), writable=True) as store:
-            sequencer = Sequencer.open(store, signer, clock, full_check=full_check)
+            sequencer = Sequencer.open(store, signer, clock, full_check=full_check, snapshot_every=snapshot_every)
             if not witnesses.witnesses:
                 yield OpenedLog(store, sequencer)
                 return
@@ -499,5 +508,8 @@ def app_from_env() -> FastAPI:
         _log.addHandler(handler)
         _log.setLevel(logging.INFO)
     full_check = os.environ.get(FULL_CHECK_ENV, "") == "1"
+    every = os.environ.get(SNAPSHOT_EVERY_ENV, "")
+    snapshot_every = int(every) if every.isdigit() and int(every) > 0 else None
     settings = Settings(batch_ms=int(batch_ms), freeze_heap=True)
-    return create_app(data_dir_source(Path(data), os.environ, full_check=full_check), settings)
+    source = data_dir_source(Path(data), os.environ, full_check=full_check, snapshot_every=snapshot_every)
+    return create_app(source, settings)

@@ -379,8 +379,11 @@ class Sequencer:
     """A start-up snapshot is written (in the background) once the log has grown by this many leaves, or
     by a sixteenth of the last snapshot's size if more, since the last one (protocol §9.1-i)."""
 
-    def __init__(self, store: Store, signer: NoteSigner, clock: Clock, log: LoadedLog) -> None:
+    def __init__(
+        self, store: Store, signer: NoteSigner, clock: Clock, log: LoadedLog, *, snapshot_every: int | None = None
+    ) -> None:
         """Use `Sequencer.open`."""
+        self._snapshot_every: Final = self.SNAPSHOT_EVERY if snapshot_every is None else max(1, snapshot_every)
         self._store: Final = store
         self._signer: Final = signer
         self._clock: Final = clock
@@ -394,12 +397,22 @@ class Sequencer:
         self._snapshotting = False
 
     @classmethod
-    def open(cls, store: Store, signer: NoteSigner, clock: Clock, *, full_check: bool = False) -> Sequencer:
+    def open(
+        cls,
+        store: Store,
+        signer: NoteSigner,
+        clock: Clock,
+        *,
+        full_check: bool = False,
+        snapshot_every: int | None = None,
+    ) -> Sequencer:
         """Load, replay and check the stored log (`load_log`), then take its writer role.
 
         Starts from the store's start-up snapshot when it has a usable one (protocol §9.1-i), unless
         `full_check`: then every leaf goes through the rules from genesis, as `registry audit` does. When
-        the log has grown enough since its last snapshot, a new one is written in the background.
+        the log has grown enough since its last snapshot (`snapshot_every` leaves, default
+        `SNAPSHOT_EVERY`, or a sixteenth of the last snapshot's size if more), a new one is written in the
+        background.
 
         Raises:
             NoLog (`not_found`): the database holds no log.
@@ -413,7 +426,7 @@ class Sequencer:
         log = load_log(store, snapshot_key=None if full_check else startup_key(signer))
         if signer.name != log.origin or signer.verifier != log.verifier:
             raise StoreMismatch("the signing key is not this log's key")
-        sequencer = cls(store, signer, clock, log)
+        sequencer = cls(store, signer, clock, log, snapshot_every=snapshot_every)
         with sequencer._lock:
             sequencer._maybe_snapshot()
         return sequencer
@@ -688,7 +701,7 @@ class Sequencer:
         """Start writing a snapshot in the background when one is due and none is being written. Under
         `_lock`."""
         log = self._log
-        due = max(self.SNAPSHOT_EVERY, self._snapshot_size // 16)
+        due = max(self._snapshot_every, self._snapshot_size // 16)
         if self._snapshotting or not self._store.writable or log.size - self._snapshot_size < due:
             return
         self._snapshotting = True

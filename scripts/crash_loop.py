@@ -36,6 +36,7 @@ import contextlib
 import hashlib
 import json
 import random
+import re
 import secrets
 import signal
 import subprocess
@@ -178,13 +179,17 @@ def postgres_schema(base_url: str, prefix: str) -> Iterator[str]:
 
 # --- the server process ----------------------------------------------------------------------------------
 
+_RULES_FROM = re.compile(r"the rules were run from leaf (\d+) at start")
+"""The server's start line (api.app): the leaf the rules were run from; above 0, a start-up snapshot."""
 
-def crash_server(data: Path, port: int, batch_ms: int, log_path: Path) -> Server:
+
+def crash_server(data: Path, port: int, batch_ms: int, log_path: Path, snapshot_every: int) -> Server:
     """`registry serve` as ./scripts/run starts it, on a fixed port (a restart after a kill reuses it), its
-    output appended to `log_path`; `stop()` is a clean SIGTERM (SIGKILL after 20 s), `kill()` a SIGKILL.
-    Not started."""
+    output appended to `log_path`, writing a start-up snapshot every `snapshot_every` leaves (so that kills
+    also land while one is written, and restarts start from one); `stop()` is a clean SIGTERM (SIGKILL
+    after 20 s), `kill()` a SIGKILL. Not started."""
     return Server.serve(data, port=port, host="127.0.0.1", batch_ms=batch_ms, out=log_path,
-                        stop_signal=signal.SIGTERM)  # fmt: skip
+                        extra=("--snapshot-every", str(snapshot_every)), stop_signal=signal.SIGTERM)  # fmt: skip
 
 
 def start(server: Server) -> float:
@@ -442,6 +447,8 @@ class CrashReport:
     audit_data_ok: bool
     audit_server_ok: bool
     violations: list[str]
+    snapshot_starts: int = 0
+    """Starts whose rules ran from a start-up snapshot, not from genesis (protocol §9.1-i)."""
 
     @property
     def statements_per_s(self) -> float:
@@ -456,7 +463,8 @@ class CrashReport:
         mean_startup = sum(self.startup_s) / len(self.startup_s) if self.startup_s else 0.0
         out = [
             f"database: {self.database}",
-            f"kills survived: {self.kills} (mean restart to ready {mean_startup:.2f} s)",
+            f"kills survived: {self.kills} (mean restart to ready {mean_startup:.2f} s; "
+            f"{self.snapshot_starts} starts from a start-up snapshot)",
             f"statements: {self.statements}; acknowledged (201) {self.acknowledged}; logged but answer lost "
             f"(409 duplicate_entry on resubmission) {self.duplicates}",
             f"{self.statements_per_s:.1f} statements/s over {self.seconds:.1f} s, kills and restarts included; "
@@ -480,6 +488,7 @@ def run_crash_loop(
     database_url: str | None = None,
     seed: int = 1,
     batch_ms: int = 25,
+    snapshot_every: int = 500,
     say: Callable[[str], None] = print,
 ) -> CrashReport:
     """Run the loop in `folder` (a data directory and the server's log are made there). See the module
@@ -493,7 +502,7 @@ def run_crash_loop(
     say(f"pre-signed {statements} statements and created the log ({database}) in {time.perf_counter() - t0:.1f} s; "
         f"seed {seed}, {clients} clients, batch_ms {batch_ms}")
     obs = Observer(parse_vkey(vkey), plan.statements)
-    server = crash_server(data, free_port(), batch_ms, folder / "server.log")
+    server = crash_server(data, free_port(), batch_ms, folder / "server.log", snapshot_every)
     startups = [start(server)]
     check_served_log(server.url, obs, "first start")
     stop, go = threading.Event(), threading.Event()
@@ -581,6 +590,8 @@ def run_crash_loop(
         audit_data_ok=audit_data_ok,
         audit_server_ok=audit_server_ok,
         violations=list(obs.violations),
+        snapshot_starts=sum(1 for line in (folder / "server.log").read_text("utf-8", "replace").splitlines()
+                            if (found := _RULES_FROM.search(line)) and int(found.group(1)) > 0),
     )
 
 
@@ -593,11 +604,15 @@ def main() -> int:
                         "log goes in a fresh schema there, dropped afterwards; default SQLite")
     parser.add_argument("--seed", type=int, default=1, help="seed of the kill delays and of the statement keys")
     parser.add_argument("--batch-ms", type=int, default=25, help="the server's batch window")
+    parser.add_argument("--snapshot-every", type=int, default=500,
+                        help="the server's start-up snapshot interval in leaves (default 500: small, so that "
+                             "kills land while snapshots are written)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="crash_loop-") as tmp, contextlib.ExitStack() as stack:
         url = stack.enter_context(postgres_schema(args.postgres, "crash")) if args.postgres else None
         report = run_crash_loop(Path(tmp), kills=args.kills, statements=args.statements, clients=args.clients,
-                                database_url=url, seed=args.seed, batch_ms=args.batch_ms)
+                                database_url=url, seed=args.seed, batch_ms=args.batch_ms,
+                                snapshot_every=args.snapshot_every)
     for line in report.lines():
         print(line)
     print(f"kills={report.kills}")
@@ -607,6 +622,7 @@ def main() -> int:
     print(f"statements_per_up_s={report.statements_per_up_s:.1f}")
     print(f"restart_s={sum(report.startup_s) / max(1, len(report.startup_s)):.2f}")
     print(f"tree_size={report.tree_size}")
+    print(f"snapshot_starts={report.snapshot_starts}")
     print(f"checkpoints_seen={report.checkpoints_seen}")
     print(f"audit_ok={int(report.audit_data_ok and report.audit_server_ok)}")
     print(f"violations={len(report.violations)}")

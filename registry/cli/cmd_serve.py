@@ -21,13 +21,23 @@ from ..datadir import open_data_dir
 from ..errors import RegistryError
 from .app import cli, fail
 
-__all__ = ["APP_FACTORY", "BATCH_MS_ENV", "DATA_ENV", "DEFAULT_HOST", "FULL_CHECK_ENV", "serve", "uvicorn_options"]
+__all__ = [
+    "APP_FACTORY",
+    "BATCH_MS_ENV",
+    "DATA_ENV",
+    "DEFAULT_HOST",
+    "FULL_CHECK_ENV",
+    "SNAPSHOT_EVERY_ENV",
+    "serve",
+    "uvicorn_options",
+]
 
 APP_FACTORY: Final = "api.app:app_from_env"
 # The names `api.app` reads (api.app.DATA_ENV, .BATCH_MS_ENV, .FULL_CHECK_ENV); a test keeps them equal.
 DATA_ENV: Final = "REGISTRY_SERVE_DATA"
 BATCH_MS_ENV: Final = "REGISTRY_SERVE_BATCH_MS"
 FULL_CHECK_ENV: Final = "REGISTRY_SERVE_FULL_CHECK"
+SNAPSHOT_EVERY_ENV: Final = "REGISTRY_SERVE_SNAPSHOT_EVERY"
 DEFAULT_HOST: Final = "127.0.0.1"
 _MAX_CONNECTIONS: Final = 4096
 """Open connections beyond this get uvicorn's own 503: memory stays bounded whatever clients do."""
@@ -55,17 +65,42 @@ def uvicorn_options(host: str, port: int) -> dict[str, object]:
 
 
 @cli.command()
-@click.option("--data", "data_path", required=True, type=click.Path(path_type=Path, file_okay=False),
-              help="The log's data directory (made by `registry init`).")
-@click.option("--host", default=DEFAULT_HOST, show_default=True,
-              help="Address to bind. Anything but loopback exposes the log's write endpoint to the network.")
+@click.option(
+    "--data",
+    "data_path",
+    required=True,
+    type=click.Path(path_type=Path, file_okay=False),
+    help="The log's data directory (made by `registry init`).",
+)
+@click.option(
+    "--host",
+    default=DEFAULT_HOST,
+    show_default=True,
+    help="Address to bind. Anything but loopback exposes the log's write endpoint to the network.",
+)
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535), help="TCP port.")
-@click.option("--batch-ms", default=250, show_default=True, type=click.IntRange(0, 60_000),
-              help="Longest wait, in milliseconds, before a batch of statements is committed.")
-@click.option("--full-check", is_flag=True,
-              help="Run every leaf through the rules at start, ignoring the start-up snapshot "
-                   "(slower; what `registry audit --data` does).")
-def serve(data_path: Path, host: str, port: int, batch_ms: int, full_check: bool) -> None:
+@click.option(
+    "--batch-ms",
+    default=250,
+    show_default=True,
+    type=click.IntRange(0, 60_000),
+    help="Longest wait, in milliseconds, before a batch of statements is committed.",
+)
+@click.option(
+    "--full-check",
+    is_flag=True,
+    help="Run every leaf through the rules at start, ignoring the start-up snapshot "
+    "(slower; what `registry audit --data` does).",
+)
+@click.option(
+    "--snapshot-every",
+    default=16_384,
+    show_default=True,
+    type=click.IntRange(1, None),
+    help="Write a new start-up snapshot, in the background, each time the log has grown by this "
+    "many leaves (or a sixteenth of the last snapshot's size, if more).",
+)
+def serve(data_path: Path, host: str, port: int, batch_ms: int, full_check: bool, snapshot_every: int) -> None:
     """Serve the log of a data directory over HTTP (protocol §9).
 
     Opens the database (config.json, then DATABASE_URL, then DIR/log.sqlite3) and checks the whole
@@ -87,4 +122,5 @@ def serve(data_path: Path, host: str, port: int, batch_ms: int, full_check: bool
     os.environ[DATA_ENV] = str(data_path.resolve())
     os.environ[BATCH_MS_ENV] = str(batch_ms)
     os.environ[FULL_CHECK_ENV] = "1" if full_check else ""
+    os.environ[SNAPSHOT_EVERY_ENV] = str(snapshot_every)
     uvicorn.run(APP_FACTORY, **uvicorn_options(host, port))  # type: ignore[arg-type]

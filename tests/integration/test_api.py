@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 import api
-from api.app import BATCH_MS_ENV, DATA_ENV, FULL_CHECK_ENV, MAX_BODY, Settings
+from api.app import BATCH_MS_ENV, DATA_ENV, FULL_CHECK_ENV, MAX_BODY, SNAPSHOT_EVERY_ENV, Settings
 from api.errors import STATUS, codes_for
 from crypto.checkpoint import open_checkpoint
 from crypto.merkle import leaf_hash
@@ -702,11 +702,9 @@ def test_registry_serve_binds_loopback_by_default_and_passes_settings_by_name() 
     options = {p.name: p for p in cmd_serve.serve.params}
     assert options["host"].default == "127.0.0.1"
     assert options["batch_ms"].default == 250
-    assert (cmd_serve.DATA_ENV, cmd_serve.BATCH_MS_ENV, cmd_serve.FULL_CHECK_ENV) == (
-        DATA_ENV,
-        BATCH_MS_ENV,
-        FULL_CHECK_ENV,
-    )
+    names = (cmd_serve.DATA_ENV, cmd_serve.BATCH_MS_ENV, cmd_serve.FULL_CHECK_ENV, cmd_serve.SNAPSHOT_EVERY_ENV)
+    assert names == (DATA_ENV, BATCH_MS_ENV, FULL_CHECK_ENV, SNAPSHOT_EVERY_ENV)
+    assert options["snapshot_every"].default == Sequencer.SNAPSHOT_EVERY
     uv = cmd_serve.uvicorn_options("127.0.0.1", 1)
     assert (uv["access_log"], uv["proxy_headers"], uv["server_header"], uv["workers"]) == (False, False, False, 1)
 

@@ -37,11 +37,11 @@ def database_url_fixture(request: pytest.FixtureRequest) -> Iterator[str | None]
         yield url
 
 
-@pytest.mark.spec("5.6-d", "5.6-f", "5.6-h", "9.2-a", "9.2-c", "8.2-c")
+@pytest.mark.spec("5.6-d", "5.6-f", "5.6-h", "9.2-a", "9.2-c", "8.2-c", "9.1-i")
 def test_kill_9_loses_nothing_acknowledged_and_never_forks(tmp_path: Path, database_url: str | None) -> None:
     report = crash_loop.run_crash_loop(
         tmp_path, kills=KILLS, statements=STATEMENTS, clients=8, database_url=database_url, seed=7,
-        say=lambda _: None,
+        snapshot_every=40, say=lambda _: None,
     )
     assert report.violations == [], "\n".join(report.lines())
     assert report.kills == KILLS
@@ -50,6 +50,9 @@ def test_kill_9_loses_nothing_acknowledged_and_never_forks(tmp_path: Path, datab
     assert report.acknowledged + report.duplicates == STATEMENTS
     assert report.tree_size >= 1 + STATEMENTS
     assert report.audit_server_ok and report.audit_data_ok
+    # Start-up snapshots were written while the clients submitted and the kills fell, and restarts
+    # started from them: a snapshot half-written by a kill, or wrong, would have refused a start.
+    assert report.snapshot_starts >= 1
 
 
 def test_the_plan_is_valid_in_any_order(tmp_path: Path) -> None:
@@ -67,7 +70,7 @@ def test_the_plan_is_valid_in_any_order(tmp_path: Path) -> None:
 
 def test_a_restart_that_fails_is_a_violation(tmp_path: Path) -> None:
     """The loop's own check: a server that does not come back is reported, not waited for forever."""
-    server = crash_loop.crash_server(tmp_path / "no-such-dir", crash_loop.free_port(), 25, tmp_path / "server.log")
+    server = crash_loop.crash_server(tmp_path / "no-such-dir", crash_loop.free_port(), 25, tmp_path / "server.log", 500)
     with pytest.raises(RuntimeError):
         server.start(timeout_s=60)
     assert not server.running
