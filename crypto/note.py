@@ -15,24 +15,18 @@ from __future__ import annotations
 
 import base64
 import binascii
-import importlib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Final
+from typing import Final
 
 from crypto.errors import MalformedEncoding, TooLarge
-
-if TYPE_CHECKING:
-    from crypto.notekey import NoteVerifier
 
 __all__ = [
     "MAX_NOTE_SIZE",
     "MAX_SIGNATURES",
     "Note",
     "NoteSignature",
-    # Moved to crypto.notekey; still importable from here (see `__getattr__` below) for registry/audit.py.
-    "NoteVerifier",
     "add_signatures",
     "check_key_name",
     "decode_base64",
@@ -238,13 +232,3 @@ def add_signatures(note: Note, sigs: Sequence[NoteSignature]) -> Note:
     kept = tuple(s for s in note.signatures if (s.name, s.key_id) not in new)
     return Note(text=note.text, signatures=kept + tuple(sigs))
 
-
-# Names that moved to crypto.notekey, still importable from this module for callers not yet updated. They
-# are looked up on first use (PEP 562) because crypto.notekey imports this module.
-_MOVED_TO_NOTEKEY: Final = frozenset({"NoteVerifier"})
-
-
-def __getattr__(name: str) -> object:
-    if name in _MOVED_TO_NOTEKEY:
-        return getattr(importlib.import_module("crypto.notekey"), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

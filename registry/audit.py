@@ -31,7 +31,7 @@ from typing import Final
 from crypto.checkpoint import Checkpoint, open_checkpoint
 from crypto.errors import CryptoError
 from crypto.merkle import RootAccumulator, leaf_hash
-from crypto.note import NoteVerifier
+from crypto.notekey import NoteVerifier
 
 from .errors import ErrorCode, Rejected
 from .replay import Replayed, replay_log_leaf
