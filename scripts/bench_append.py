@@ -47,6 +47,7 @@ sys.path.append(str(Path(__file__).resolve().parent))  # scripts/serverproc.py, 
 import httpx
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
+from scriptlog import DECLARATIONS, RELAXED, signed
 from serverproc import Server, free_port
 
 from crypto.keys import SigningKey
@@ -55,41 +56,18 @@ from registry.sequencer import init_log
 from registry.statements import (
     Declare,
     MemberId,
-    Params,
     PolicyStatement,
-    Statement,
     declaration_hash,
-    entry_from_statement,
-    format_entry,
-    sign_entry,
 )
 from registry.store import Store
 
-ROOT = Path(__file__).resolve().parent.parent
 ORIGIN = "bench.registry.example/log"
 FOUNDERS = 64
-RELAXED = Params(
-    vouch_threshold=1,
-    voucher_min_age_days=0,
-    vouch_quota=10_000,
-    max_pending_vouchees=1000,
-    rate_limit_per_day=100_000,
-    max_pending_members=10_000_000,
-)
-DECLARATIONS = {
-    lang: (ROOT / "registry" / "declarations" / f"{lang}.txt").read_text("utf-8") for lang in ("en", "ru")
-}
 
 
 def key(label: str) -> SigningKey:
     return SigningKey.from_seed(hashlib.sha256(f"bench_append {label}".encode()).digest())
 
-
-def signed(statement: Statement, *keys: SigningKey) -> bytes:
-    entry = entry_from_statement(statement)
-    for k in keys:
-        entry = sign_entry(entry, k)
-    return format_entry(entry)
 
 
 def make_log(folder: Path, count: int, created_ms: int) -> tuple[Path, list[bytes], list[bytes]]:

@@ -32,9 +32,12 @@ from collections.abc import Sequence
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.append(str(Path(__file__).resolve().parent))  # scripts/scriptlog.py, also when loaded by a test
 
 import nacl.bindings
 import sqlalchemy as sa
+from scriptlog import DECLARATIONS
+from scriptlog import signed as _signed
 from sqlalchemy.engine import make_url
 
 from crypto.keys import SigningKey
@@ -44,17 +47,12 @@ from registry.sequencer import Receipt, init_log
 from registry.state import State, Status
 from registry.statements import (
     Declare,
-    Entry,
     MemberId,
     Params,
     PolicyStatement,
-    Statement,
     Vouch,
     declaration_hash,
-    entry_from_statement,
-    format_entry,
     parse_entry,
-    sign_entry,
     signatures_message,
     verify_entry,
 )
@@ -62,8 +60,6 @@ from registry.store import Store
 
 ORIGIN = "bench.registry.example/log"
 T0 = 1_767_225_600_000
-ROOT = Path(__file__).resolve().parent.parent
-DECLARATIONS = {lang: (ROOT / "registry" / "declarations" / f"{lang}.txt").read_text("utf-8") for lang in ("en", "ru")}
 PARAMS = Params(voucher_min_age_days=0)
 VOUCHES_PER_MEMBER = 8  # below the default quota of 12 a year
 
@@ -71,12 +67,6 @@ VOUCHES_PER_MEMBER = 8  # below the default quota of 12 a year
 def _key(label: str) -> SigningKey:
     return SigningKey.from_seed(hashlib.sha256(f"bench key {label}".encode()).digest())
 
-
-def _signed(statement: Statement, *keys: SigningKey) -> bytes:
-    entry: Entry = entry_from_statement(statement)
-    for k in keys:
-        entry = sign_entry(entry, k)
-    return format_entry(entry)
 
 
 def build_log(entries: int, founders: int = 16) -> tuple[bytes, list[bytes]]:

@@ -53,6 +53,8 @@ sys.path.append(str(Path(__file__).resolve().parent))  # scripts/serverproc.py, 
 
 import httpx
 import sqlalchemy as sa
+from scriptlog import DECLARATIONS, RELAXED
+from scriptlog import signed as _signed
 from serverproc import Server, ServerStartError, child_env, free_port
 from sqlalchemy.engine import make_url
 
@@ -69,15 +71,11 @@ from registry.sequencer import init_log
 from registry.statements import (
     Declare,
     MemberId,
-    Params,
     PolicyStatement,
-    Statement,
     declaration_hash,
-    entry_from_statement,
     format_entry,
     format_leaf,
     parse_entry,
-    sign_entry,
 )
 from registry.statetree import parse_log_leaf
 from registry.store import Store
@@ -88,17 +86,6 @@ ROOT = Path(__file__).resolve().parent.parent
 
 ORIGIN = "crash.registry.example/log"
 FOUNDERS = 64
-RELAXED = Params(
-    vouch_threshold=1,
-    voucher_min_age_days=0,
-    vouch_quota=10_000,
-    max_pending_vouchees=1000,
-    rate_limit_per_day=100_000,
-    max_pending_members=10_000_000,
-)
-DECLARATIONS = {
-    lang: (ROOT / "registry" / "declarations" / f"{lang}.txt").read_text("utf-8") for lang in ("en", "ru")
-}
 _JSON = {"content-type": "application/json"}
 _RETRY_S = 0.02
 _POLL_S = 0.025
@@ -116,12 +103,6 @@ class Plan:
 def _key(seed: str, label: str) -> SigningKey:
     return SigningKey.from_seed(hashlib.sha256(f"crash_loop {seed} {label}".encode()).digest())
 
-
-def _signed(statement: Statement, *keys: SigningKey) -> bytes:
-    entry = entry_from_statement(statement)
-    for k in keys:
-        entry = sign_entry(entry, k)
-    return format_entry(entry)
 
 
 def make_plan(count: int, created_ms: int, seed: str) -> Plan:

@@ -43,6 +43,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # scripts/tamper.py, scripts/serverproc.py
 
 import httpx
+from scriptlog import DECLARATIONS
 from serverproc import Server
 from tamper import build_log
 
@@ -84,13 +85,11 @@ from registry.statements import (
 from registry.statetree import parse_log_leaf
 from registry.store import Store
 
-ROOT = Path(__file__).resolve().parent.parent
 ORIGINS = ("domain.registry.example/log", "domain.registry.example/log-2", "other.example/registry")
 T0 = 1_767_225_600_000
 WITNESS = "witness.example/w1"
 COSIGNED_AT_S = 1_767_225_600
 NOTE, COSIGNATURE = "note", "cosignature"
-DECLARATIONS = {lang: (ROOT / "registry" / "declarations" / f"{lang}.txt").read_text("utf-8") for lang in ("en", "ru")}
 
 
 def key(label: str) -> SigningKey:

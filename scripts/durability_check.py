@@ -43,6 +43,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # scripts/crash_loop.py, scripts/serverproc.py
 
 from crash_loop import postgres_schema
+from scriptlog import DECLARATIONS
 from serverproc import Server, ServerStartError, child_env
 from sqlalchemy.engine import make_url
 
@@ -54,11 +55,9 @@ from registry.sequencer import init_log
 from registry.statements import MemberId, Params, PolicyStatement, entry_from_statement, format_entry, sign_entry
 from registry.store import NotDurable, Store, durability_problem
 
-ROOT = Path(__file__).resolve().parent.parent
 ORIGIN = "durability.registry.example/log"
 T0 = 1_767_225_600_000
 POSTGRES_URL_ENV = "REGISTRY_TEST_POSTGRES_URL"
-DECLARATIONS = {lang: (ROOT / "registry" / "declarations" / f"{lang}.txt").read_text("utf-8") for lang in ("en", "ru")}
 _REFUSAL = re.compile(r"(\w+): refusing to write: ([^\n]*)")
 
 

@@ -34,9 +34,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.append(str(Path(__file__).resolve().parent))  # scripts/scriptlog.py, also when loaded by a test
 
 import nacl.exceptions
 import nacl.signing
+from scriptlog import DECLARATIONS
+from scriptlog import signed as _signed
 
 from crypto.errors import BadKey, BadSignature
 from crypto.keys import SigningKey, check_public_key, verify_strict
@@ -64,7 +67,6 @@ ROOT = Path(__file__).resolve().parent.parent
 VECTORS = ROOT / "tests" / "vectors" / "ed25519"
 ORIGIN = "ed25519.registry.example/log"
 T0 = 1_767_225_600_000
-DECLARATIONS = {lang: (ROOT / "registry" / "declarations" / f"{lang}.txt").read_text("utf-8") for lang in ("en", "ru")}
 
 # Vector name prefix -> category, first match wins.
 CATEGORIES: tuple[tuple[str, str], ...] = (
@@ -162,12 +164,6 @@ def judge(cases: Iterable[Case]) -> list[Verdict]:
 def _seed_key(label: str) -> SigningKey:
     return SigningKey.from_seed(hashlib.sha256(f"ed25519 edges {label}".encode()).digest())
 
-
-def _signed(statement: Statement, *keys: SigningKey) -> bytes:
-    entry = entry_from_statement(statement)
-    for k in keys:
-        entry = sign_entry(entry, k)
-    return format_entry(entry)
 
 
 def _with_foreign_signer(statement: Statement, foreign: bytes, signature: bytes, *keys: SigningKey) -> bytes:

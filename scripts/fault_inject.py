@@ -42,9 +42,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.append(str(Path(__file__).resolve().parent))  # scripts/scriptlog.py, also when loaded by a test
 
 import sqlalchemy as sa
 from click.testing import CliRunner
+from scriptlog import DECLARATIONS, RELAXED
+from scriptlog import signed as _signed
 from sqlalchemy.engine import make_url
 
 from crypto.keys import SigningKey
@@ -56,14 +59,10 @@ from registry.sequencer import Receipt, Sequencer, init_log
 from registry.statements import (
     Declare,
     MemberId,
-    Params,
     PolicyStatement,
-    Statement,
     declaration_hash,
-    entry_from_statement,
     format_entry,
     parse_entry,
-    sign_entry,
 )
 from registry.statetree import parse_log_leaf
 from registry.store import STEPS, Faults, Store, StoreUnavailable
@@ -83,21 +82,9 @@ __all__ = [
     "statements",
 ]
 
-ROOT = Path(__file__).resolve().parent.parent
 
 ORIGIN = "faults.registry.example/log"
 FOUNDERS = 8
-RELAXED = Params(
-    vouch_threshold=1,
-    voucher_min_age_days=0,
-    vouch_quota=10_000,
-    max_pending_vouchees=1000,
-    rate_limit_per_day=100_000,
-    max_pending_members=10_000_000,
-)
-DECLARATIONS = {
-    lang: (ROOT / "registry" / "declarations" / f"{lang}.txt").read_text("utf-8") for lang in ("en", "ru")
-}
 RESOLUTIONS = ("retry", "restart")
 NOW_MS = 1_767_225_600_000  # the log's clock: fixed, the cases do not depend on time
 
@@ -182,12 +169,6 @@ class FaultAt:
 def _key(label: str) -> SigningKey:
     return SigningKey.from_seed(hashlib.sha256(f"fault_inject {label}".encode()).digest())
 
-
-def _signed(statement: Statement, *keys: SigningKey) -> bytes:
-    entry = entry_from_statement(statement)
-    for k in keys:
-        entry = sign_entry(entry, k)
-    return format_entry(entry)
 
 
 def _founders() -> list[SigningKey]:

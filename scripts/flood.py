@@ -54,6 +54,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.append(str(Path(__file__).resolve().parent))  # scripts/serverproc.py, also when loaded by a test
 
 import httpx
+from scriptlog import DECLARATIONS, signed
 from serverproc import Server, child_env
 
 from crypto.checkpoint import parse_checkpoint
@@ -66,11 +67,7 @@ from registry.statements import (
     MemberId,
     Params,
     PolicyStatement,
-    Statement,
     declaration_hash,
-    entry_from_statement,
-    format_entry,
-    sign_entry,
 )
 from registry.store import Store
 
@@ -80,7 +77,6 @@ OTHER_ORIGIN = "other.registry.example/log"
 FOUNDERS = 32
 SPONSORED = 16
 MAX_BODY = 65_536
-DECLARATIONS = {lang: (ROOT / "registry" / "declarations" / f"{lang}.txt").read_text("utf-8") for lang in ("en", "ru")}
 PARAMS = Params(
     vouch_threshold=2,
     voucher_min_age_days=0,
@@ -107,12 +103,6 @@ EXPECTED: dict[str, tuple[int, str]] = {
 def key(label: str) -> SigningKey:
     return SigningKey.from_seed(hashlib.sha256(f"flood {label}".encode()).digest())
 
-
-def signed(statement: Statement, *keys: SigningKey) -> bytes:
-    entry = entry_from_statement(statement)
-    for k in keys:
-        entry = sign_entry(entry, k)
-    return format_entry(entry)
 
 
 # --- the log -----------------------------------------------------------------------------------------

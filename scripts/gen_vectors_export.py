@@ -26,6 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.append(str(Path(__file__).resolve().parent))  # scripts/vectorio.py, also when loaded by a test
 
 import vectorio
+from scriptlog import signed as _signed
 
 from crypto.keys import SigningKey
 from crypto.notekey import NoteSigner
@@ -37,9 +38,6 @@ from registry.statements import (
     Params,
     PolicyStatement,
     declaration_hash,
-    entry_from_statement,
-    format_entry,
-    sign_entry,
 )
 from registry.store import Store
 
@@ -52,12 +50,6 @@ DECLARATIONS = {"en": "I oppose the war. (vector text)\n", "ru": "Я проти�
 def _key(label: str) -> SigningKey:
     return SigningKey.from_seed(hashlib.sha256(f"export vector key {label}".encode()).digest())
 
-
-def _signed(statement: Any, *keys: SigningKey) -> bytes:
-    entry = entry_from_statement(statement)
-    for k in keys:
-        entry = sign_entry(entry, k)
-    return format_entry(entry)
 
 
 def valid_export() -> str:

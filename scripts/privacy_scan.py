@@ -64,6 +64,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import flood
 import httpx
+from scriptlog import DECLARATIONS, signed
 from serverproc import Server, child_env, free_port
 
 from crypto.checkpoint import Checkpoint, parse_checkpoint, sign_checkpoint
@@ -415,15 +416,15 @@ def _proof(log_url: str, old: int, new: int) -> list[bytes]:
 def probe_log(report: Report, url: str, log: flood.FloodLog, round_: int, now_ms: int) -> None:
     """One round of canaries to the log server; while founders have their statement of the day left,
     one valid sponsored declaration per canary is accepted too."""
-    en = declaration_hash(flood.DECLARATIONS["en"])
+    en = declaration_hash(DECLARATIONS["en"])
     free = log.founders[flood.SPONSORED :]  # these have not used their statement of the day
     for n, value in enumerate(CANARIES.values()):
         with httpx.Client(base_url=url, headers=headers_with(value), timeout=60) as client:
             member = flood.key(f"privacy member {round_} {n}")
             sponsor = free[(round_ * len(CANARIES) + n) % len(free)]
             commitment = hashlib.sha256(json.dumps(CANARIES).encode() + bytes([round_])).digest()
-            valid = flood.signed(Declare(flood.ORIGIN, now_ms, MemberId(member.public_key), en, commitment,
-                                         MemberId(sponsor.public_key)), member, sponsor)  # fmt: skip
+            valid = signed(Declare(flood.ORIGIN, now_ms, MemberId(member.public_key), en, commitment,
+                                   MemberId(sponsor.public_key)), member, sponsor)  # fmt: skip
             if round_ * len(CANARIES) + n < len(free):
                 report.record("log", client.post("/v1/entries", content=valid))
             for body in log_bodies(valid, value):

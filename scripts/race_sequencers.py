@@ -47,6 +47,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # scripts/crash_loop.py
 
 from crash_loop import postgres_schema
+from scriptlog import DECLARATIONS, signed
 
 from crypto.checkpoint import open_checkpoint
 from crypto.errors import CryptoError
@@ -61,20 +62,14 @@ from registry.statements import (
     MemberId,
     Params,
     PolicyStatement,
-    Statement,
     declaration_hash,
-    entry_from_statement,
-    format_entry,
     parse_entry,
-    sign_entry,
 )
 from registry.store import Store, WriteConflict
 
-ROOT = Path(__file__).resolve().parent.parent
 ORIGIN = "race.registry.example/log"
 T0 = 1_767_225_600_000  # 2026-01-01T00:00:00Z: the sequencers' fixed clock
 FOUNDERS = 8
-DECLARATIONS = {lang: (ROOT / "registry" / "declarations" / f"{lang}.txt").read_text("utf-8") for lang in ("en", "ru")}
 # Generous limits: a few founders sponsor every declaration of the race (the rules are not under test).
 PARAMS = Params(vouch_threshold=1, vouch_quota=10_000, rate_limit_per_day=100_000, max_pending_vouchees=1000)
 POSTGRES_URL_ENV = "REGISTRY_TEST_POSTGRES_URL"
@@ -83,12 +78,6 @@ POSTGRES_URL_ENV = "REGISTRY_TEST_POSTGRES_URL"
 def key(label: str) -> SigningKey:
     return SigningKey.from_seed(hashlib.sha256(f"race {label}".encode()).digest())
 
-
-def signed(statement: Statement, *keys: SigningKey) -> bytes:
-    entry = entry_from_statement(statement)
-    for k in keys:
-        entry = sign_entry(entry, k)
-    return format_entry(entry)
 
 
 FOUNDER_KEYS = tuple(key(f"founder {i}") for i in range(FOUNDERS))
