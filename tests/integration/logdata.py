@@ -16,6 +16,7 @@ from sqlalchemy.engine import make_url
 
 from crypto.keys import SigningKey
 from crypto.notekey import NoteSigner
+from registry.cli.options import shipped_declarations
 from registry.statements import (
     Declare,
     Entry,
@@ -36,10 +37,7 @@ from tests.conftest import postgres_url
 
 ORIGIN = "registry.example/log"
 T0 = 1_767_225_600_000  # 2026-01-01T00:00:00Z
-DECLARATIONS = {
-    lang: (Path(__file__).resolve().parents[2] / "registry" / "declarations" / f"{lang}.txt").read_text("utf-8")
-    for lang in ("en", "ru")
-}
+DECLARATIONS = shipped_declarations()
 
 
 def key(label: str) -> SigningKey:
