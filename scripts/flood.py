@@ -24,12 +24,22 @@ processes of concurrent httpx clients on loopback, each kind with the answer it 
 Meanwhile GET /v1/members/{id} (the founders and the sponsored members) and GET /checkpoint are
 measured at a steady rate, first on the idle server, then under the flood.
 
+The control: the clients and the flooded server share the machine with the reads, so part of what the
+reads lose under the flood is the machine's, not the server's (on the project's 2-core machine, two
+processes that only burn CPU, sending nothing, triple the reads' p99). A second `registry serve` on the
+same data directory, which no flood submission reaches, is read at the same rate and at the same
+moments as the flooded one: its p99 under the flood is the unloaded figure taken while the machine
+carries the flood, and its rise is the machine's share (`--no-control` leaves it out).
+
 Pass criteria (printed, and the exit code): nothing appended (the checkpoint's tree size unchanged),
 every answer the expected status and code, the server's RSS (VmRSS of /proc/PID/status) grew less than
-100 MB, and the p99 of the reads under the flood is below twice its unloaded figure. Loopback only; all
-loops are bounded. Ends with one name=value line per figure.
+100 MB, every read answered 200, and the flooded server's read p99 below twice the unloaded figure:
+the control's p99 during the flood when there is a control, else its own p99 before the flood. Both
+ratios are printed whichever is checked. Loopback only; all loops are bounded. Ends with one name=value
+line per figure.
 
 Usage: scripts/flood.py [--total N] [--seconds S] [--workers W] [--concurrency C] [--batch-ms MS]
+                        [--no-control]
 """
 
 from __future__ import annotations
@@ -46,6 +56,7 @@ import time
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from multiprocessing import get_context
 from pathlib import Path
@@ -362,19 +373,28 @@ async def read_members(base: str, members: Sequence[bytes], *, rate: float, unti
     return reads
 
 
+async def read_servers(bases: Sequence[str], members: Sequence[bytes], *, rate: float,
+                       until: asyncio.Event | float) -> list[Reads]:
+    """`read_members` on every server of `bases` at once, each at `rate`: one Reads per server."""
+    return list(await asyncio.gather(*(read_members(b, members, rate=rate, until=until) for b in bases)))
+
+
 async def flood_while_reading(
     base: str, members: Sequence[bytes], work: list[tuple[str, bytes]], *,
-    workers: int, concurrency: int, seconds: float, read_rate: float,
-) -> tuple[FloodResult, Reads]:
-    """The flood (in a thread, or in worker processes) while this loop measures member reads."""
+    workers: int, concurrency: int, seconds: float, read_rate: float, control: str | None = None,
+) -> tuple[FloodResult, Reads, Reads | None]:
+    """The flood at `base` (in a thread, or in worker processes) while this loop measures member reads
+    at `base` and, at the same moments, at the `control` server that the flood does not reach."""
     stop = asyncio.Event()
-    reader = asyncio.create_task(read_members(base, members, rate=read_rate, until=stop))
+    bases = [base] if control is None else [base, control]
+    readers = asyncio.create_task(read_servers(bases, members, rate=read_rate, until=stop))
     try:
         result = await asyncio.to_thread(run_flood, base, work, workers=workers, concurrency=concurrency,
                                          seconds=seconds)  # fmt: skip
     finally:
         stop.set()
-    return result, await reader
+    reads = await readers
+    return result, reads[0], reads[1] if control is not None else None
 
 
 # --- main --------------------------------------------------------------------------------------------
@@ -390,29 +410,36 @@ def main() -> int:
     parser.add_argument("--baseline-seconds", type=float, default=15, help="unloaded read time (default 15)")
     parser.add_argument("--per-kind", type=int, default=1000, help="distinct submissions per kind (default 1000)")
     parser.add_argument("--batch-ms", type=int, default=250, help="the server's batch window (scripts/run: 250)")
+    parser.add_argument("--no-control", action="store_true",
+                        help="no control server: compare the reads with their own figure before the flood")
     args = parser.parse_args()
 
-    with tempfile.TemporaryDirectory(prefix="flood-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="flood-") as tmp, ExitStack() as servers:
         folder = Path(tmp)
         log = make_log(folder, time.time_ns() // 1_000_000)
         kinds = make_payloads(log, args.per_kind)
         work = list(schedule(kinds, args.total))
         server = start_server(log.data, folder, batch_ms=args.batch_ms)
-        try:
-            base = server.url
-            size_before = tree_size(base)
-            asyncio.run(read_members(base, log.members, rate=args.read_rate, until=2.0))  # warm up
-            baseline = asyncio.run(read_members(base, log.members, rate=args.read_rate, until=args.baseline_seconds))
-            rss_before = server.rss_kb()
-            cpu_before = server.cpu_seconds()
-            result, loaded = asyncio.run(flood_while_reading(
-                base, log.members, work, workers=args.workers, concurrency=args.concurrency,
-                seconds=args.seconds, read_rate=args.read_rate))  # fmt: skip
-            cpu_used = server.cpu_seconds() - cpu_before
-            rss_after = server.rss_kb()
-            size_after = tree_size(base)
-        finally:
-            server.stop()
+        servers.callback(server.stop)
+        control_url = None
+        if not args.no_control:
+            (folder / "control").mkdir()
+            control = start_server(log.data, folder / "control", batch_ms=args.batch_ms)
+            servers.callback(control.stop)
+            control_url = control.url
+        bases = [server.url] if control_url is None else [server.url, control_url]
+        size_before = tree_size(server.url)
+        asyncio.run(read_servers(bases, log.members, rate=args.read_rate, until=2.0))  # warm up
+        baseline, *control_before = asyncio.run(read_servers(bases, log.members, rate=args.read_rate,
+                                                             until=args.baseline_seconds))  # fmt: skip
+        rss_before = server.rss_kb()
+        cpu_before = server.cpu_seconds()
+        result, loaded, control_during = asyncio.run(flood_while_reading(
+            server.url, log.members, work, workers=args.workers, concurrency=args.concurrency,
+            seconds=args.seconds, read_rate=args.read_rate, control=control_url))  # fmt: skip
+        cpu_used = server.cpu_seconds() - cpu_before
+        rss_after = server.rss_kb()
+        size_after = tree_size(server.url)
 
     print(f"flood: {result.sent:,} submissions in {result.seconds:.1f} s ({result.sent / result.seconds:,.0f}/s) "
           f"from {args.workers} processes, {args.concurrency} concurrent; server batch window {args.batch_ms} ms; "
@@ -433,16 +460,30 @@ def main() -> int:
     cpu_us = cpu_used / max(1, result.sent) * 1e6
     print(f"server CPU during the flood: {cpu_used:.1f} s, {cpu_used / result.seconds:.0%} of one core, "
           f"{cpu_us:.0f} us per submission (the reads included)")
-    for label, reads in (("unloaded", baseline), ("flooded", loaded)):
-        print(f"reads {label:9}: {len(reads.latencies_ms):6,} requests, p50 {reads.percentile(0.5):6.1f} ms, "
+    measured = [("unloaded", baseline), ("flooded", loaded)]
+    if control_during is not None:
+        measured += [("control unloaded", control_before[0]), ("control flooded", control_during)]
+    for label, reads in measured:
+        print(f"reads {label:16}: {len(reads.latencies_ms):6,} requests, p50 {reads.percentile(0.5):6.1f} ms, "
               f"p99 {reads.percentile(0.99):7.1f} ms, statuses {dict(reads.statuses)}")
-    ratio = loaded.percentile(0.99) / max(0.001, baseline.percentile(0.99))
+    p99 = loaded.percentile(0.99)
+    ratio = p99 / max(0.001, baseline.percentile(0.99))
+    print(f"flooded server: read p99 {ratio:.2f}x its own before the flood")
+    if control_during is not None:
+        machine = control_during.percentile(0.99) / max(0.001, control_before[0].percentile(0.99))
+        against_control = p99 / max(0.001, control_during.percentile(0.99))
+        print(f"control server (no flood reached it): read p99 {machine:.2f}x its own before the flood "
+              f"(the machine's share); flooded server's p99 {against_control:.2f}x the control's during the flood "
+              f"(the server's share)")
+    reference = "the control's during the flood" if control_during is not None else "unloaded"
+    checked = against_control if control_during is not None else ratio
+    every_read = [baseline, loaded, *control_before, *([control_during] if control_during else [])]
     checks = {
         "nothing appended": size_after == size_before,
         "every answer as expected": not result.wrong and result.sent == args.total,
         "RSS growth < 100 MB": grown_mb < 100,
-        "reads all 200": set(baseline.statuses) | set(loaded.statuses) == {200},
-        "read p99 < 2x unloaded": ratio < 2,
+        "reads all 200": all(set(r.statuses) == {200} for r in every_read),
+        f"read p99 < 2x {reference}": checked < 2,
     }
     for name, ok in checks.items():
         print(f"  {'PASS' if ok else 'FAIL'}  {name}")
@@ -460,6 +501,13 @@ def main() -> int:
         "read_p99_flooded_ms": round(loaded.percentile(0.99), 1),
         "read_p99_ratio": round(ratio, 2),
     }
+    if control_during is not None:
+        figures |= {
+            "control_p99_unloaded_ms": round(control_before[0].percentile(0.99), 1),
+            "control_p99_flooded_ms": round(control_during.percentile(0.99), 1),
+            "control_p99_ratio": round(machine, 2),
+            "read_p99_vs_control": round(against_control, 2),
+        }
     for name, value in figures.items():
         print(f"{name}={value}")
     return 0 if all(checks.values()) else 1

@@ -2,8 +2,9 @@
 oversized submissions against a real `registry serve` on loopback, while real members read.
 
 Asserted: nothing is appended, every submission gets its status and code (400, 403, 404, 413, 422,
-429), every read succeeds, and the server's RSS grows by less than 100 MB. No timing is asserted: the
-figures (rate, read p99 against the unloaded p99) come from the script (protocol §7.8, §9.1-c, §9.1-e).
+429), every read succeeds (at the flooded server and at the script's control server on the same log),
+and the server's RSS grows by less than 100 MB. No timing is asserted: the figures (rate, read p99
+against the unloaded p99 and against the control's) come from the script (protocol §7.8, §9.1-c, §9.1-e).
 """
 
 from __future__ import annotations
@@ -40,15 +41,20 @@ def test_a_flood_of_refused_submissions_appends_nothing_and_gets_the_right_codes
     log = flood.make_log(tmp_path, time.time_ns() // 1_000_000)
     work = list(flood.schedule(flood.make_payloads(log, 50), TOTAL))
     server = flood.start_server(log.data, tmp_path)
+    (tmp_path / "control").mkdir()
+    control = flood.start_server(log.data, tmp_path / "control")  # the script's control: no flood reaches it
     try:
         size_before = flood.tree_size(server.url)
         rss_before = server.rss_kb()["VmRSS"]
-        result, reads = asyncio.run(flood.flood_while_reading(
-            server.url, log.members, work, workers=1, concurrency=256, seconds=0, read_rate=50))  # fmt: skip
+        result, reads, control_reads = asyncio.run(flood.flood_while_reading(
+            server.url, log.members, work, workers=1, concurrency=256, seconds=0, read_rate=50,
+            control=control.url))  # fmt: skip
         rss_after = server.rss_kb()["VmRSS"]
         assert flood.tree_size(server.url) == size_before  # nothing appended, not even a state leaf
+        assert flood.tree_size(control.url) == size_before
     finally:
         output = server.stop()
+        control.stop()
     assert result.sent == TOTAL
     assert not result.wrong, result.wrong
     kinds = Counter(kind for kind, _, _ in result.answers.elements())
@@ -56,6 +62,7 @@ def test_a_flood_of_refused_submissions_appends_nothing_and_gets_the_right_codes
     statuses = {status for _, status, _ in result.answers}
     assert statuses == {400, 403, 404, 413, 422, 429}
     assert reads.latencies_ms and set(reads.statuses) == {200}
+    assert control_reads is not None and control_reads.latencies_ms and set(control_reads.statuses) == {200}
     assert (rss_after - rss_before) / 1024 < 100
     assert "Traceback" not in output and "internal error" not in output
 
