@@ -303,24 +303,25 @@ def _tamper_missing_checkpoint(conn: sa.Connection) -> None:
     conn.execute(CHECKPOINTS.delete())
 
 
+STORE_TAMPERS: list[Callable[[sa.Connection], None]] = [
+    _tamper_leaf,
+    _tamper_signature_byte,
+    _tamper_node(0, 1),  # a leaf hash
+    _tamper_node(1, 0),  # an interior node no proof of the latest size reads
+    _tamper_node(2, 0),  # the root of the size-4 tree
+    _tamper_missing_node,
+    _tamper_checkpoint_root,
+    _tamper_checkpoint_key,
+    _tamper_tree_size,
+    _tamper_missing_leaf,
+    _tamper_missing_checkpoint,
+]
+"""Changes to the log that `_new_log` and three declarations store, each of which `Sequencer.open` must
+refuse; tests/integration/test_startup_snapshot.py makes them under a start-up snapshot too."""
+
+
 @pytest.mark.spec("5.6-h")
-@pytest.mark.parametrize(
-    argnames="tamper",
-    ids=lambda f: f.__name__.removeprefix("_tamper_"),
-    argvalues=[
-        _tamper_leaf,
-        _tamper_signature_byte,
-        _tamper_node(0, 1),  # a leaf hash
-        _tamper_node(1, 0),  # an interior node no proof of the latest size reads
-        _tamper_node(2, 0),  # the root of the size-4 tree
-        _tamper_missing_node,
-        _tamper_checkpoint_root,
-        _tamper_checkpoint_key,
-        _tamper_tree_size,
-        _tamper_missing_leaf,
-        _tamper_missing_checkpoint,
-    ],
-)
+@pytest.mark.parametrize("tamper", STORE_TAMPERS, ids=lambda f: f.__name__.removeprefix("_tamper_"))
 def test_open_refuses_a_store_that_disagrees_with_itself(
     open_store: OpenStore, store_url: str, tamper: Callable[[sa.Connection], None]
 ) -> None:

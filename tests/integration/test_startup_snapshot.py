@@ -33,19 +33,7 @@ from tests.integration.logdata import (
     store_url_fixture,  # noqa: F401 - fixture
     vouch_entry,
 )
-from tests.integration.test_sequencer import (
-    _declares,
-    _new_log,
-    _tamper_checkpoint_key,
-    _tamper_checkpoint_root,
-    _tamper_leaf,
-    _tamper_missing_checkpoint,
-    _tamper_missing_leaf,
-    _tamper_missing_node,
-    _tamper_node,
-    _tamper_signature_byte,
-    _tamper_tree_size,
-)
+from tests.integration.test_sequencer import STORE_TAMPERS, _declares, _new_log
 
 OpenStore = Callable[..., Store]
 
@@ -134,23 +122,9 @@ def _tamper_logged_ms(conn: sa.Connection) -> None:
 
 @pytest.mark.spec("5.6-h", "9.1-i")
 @pytest.mark.parametrize(
-    argnames="tamper",
+    "tamper",
+    [*STORE_TAMPERS, _tamper_payload_hash, _tamper_logged_ms],
     ids=lambda f: f.__name__.removeprefix("_tamper_"),
-    argvalues=[
-        _tamper_leaf,
-        _tamper_signature_byte,
-        _tamper_node(0, 1),
-        _tamper_node(1, 0),
-        _tamper_node(2, 0),
-        _tamper_missing_node,
-        _tamper_checkpoint_root,
-        _tamper_checkpoint_key,
-        _tamper_tree_size,
-        _tamper_missing_leaf,
-        _tamper_missing_checkpoint,
-        _tamper_payload_hash,
-        _tamper_logged_ms,
-    ],
 )
 def test_open_from_a_snapshot_refuses_a_store_that_disagrees_with_itself(
     open_store: OpenStore, store_url: str, tamper: Callable[[sa.Connection], None]
