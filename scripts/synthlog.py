@@ -175,6 +175,12 @@ def seed_key(seed: bytes, n: int) -> SigningKey:
     return SigningKey.from_seed(hashlib.sha256(seed + n.to_bytes(8, "big")).digest())
 
 
+def first_member_keys(seed: bytes, count: int) -> list[bytes]:
+    """The first `count` public keys a synthetic log of `seed` gives its members, in order: the founders',
+    then the joiners'. A key may since have been rotated away or revoked; the server still resolves it."""
+    return [seed_key(seed, _FIRST_FOUNDER_N + i).public_key for i in range(count)]
+
+
 def log_signer(seed: bytes, origin: str = SYNTH_ORIGIN) -> NoteSigner:
     """The log's checkpoint signer for `seed`."""
     return NoteSigner(origin, seed_key(seed, _LOG_KEY_N))

@@ -18,7 +18,7 @@ import sqlalchemy as sa
 
 import registry.snapshot
 from registry.errors import ErrorCode
-from registry.sequencer import Sequencer, _leaf_columns, load_log
+from registry.sequencer import Sequencer, _leaf_columns, _paced, load_log
 from registry.snapshot import Snapshot, format_snapshot, open_snapshot, snapshot_key
 from registry.statetree import StateLeaf, parse_log_leaf, state_payload_hash
 from registry.store import Store, StoreMismatch, StoreUnavailable
@@ -107,6 +107,39 @@ def test_a_snapshot_round_trips(open_store: OpenStore) -> None:
     assert opened is not None
     assert (opened.size, opened.root_hash, opened.state) == (snapshot.size, snapshot.root_hash, snapshot.state)
     assert opened.tree.root == snapshot.tree.root
+
+
+def test_pauses_between_the_pieces_leave_the_snapshot_unchanged(open_store: OpenStore) -> None:
+    sequencer, _ = _grown_log(open_store)
+    snapshot = _snapshot_of(sequencer)
+    pauses = 0
+
+    def pause() -> None:
+        nonlocal pauses
+        pauses += 1
+
+    paced = format_snapshot(snapshot_key(log_signer()), ORIGIN, snapshot, pause=pause)
+    assert paced == _tagged(snapshot)
+    # one pause after every piece: the bare state, and each map and the status leaves ended by None
+    assert pauses >= 1 + len(registry.snapshot._MAPS) + 1 + 1
+
+
+def test_a_background_writer_rests_after_each_stretch_of_work_and_not_before() -> None:
+    now = [0.0]
+    slept: list[float] = []
+    pause = _paced(work_s=0.002, rest_s=0.001, clock=lambda: now[0], sleep=slept.append)
+    now[0] = 0.0015
+    pause()
+    assert slept == []  # 1.5 ms of work: go on
+    now[0] = 0.0021
+    pause()
+    assert slept == [0.001]  # 2.1 ms: rest, and count the work again from here
+    now[0] = 0.0035
+    pause()
+    assert slept == [0.001]
+    now[0] = 0.0042
+    pause()
+    assert slept == [0.001, 0.001]
 
 
 # --- what the start-up still refuses ------------------------------------------------------------------
