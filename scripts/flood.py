@@ -26,10 +26,11 @@ measured at a steady rate, first on the idle server, then under the flood.
 
 The control: the clients and the flooded server share the machine with the reads, so part of what the
 reads lose under the flood is the machine's, not the server's (on the project's 2-core machine, two
-processes that only burn CPU, sending nothing, triple the reads' p99). A second `registry serve` on the
-same data directory, which no flood submission reaches, is read at the same rate and at the same
-moments as the flooded one: its p99 under the flood is the unloaded figure taken while the machine
-carries the flood, and its rise is the machine's share (`--no-control` leaves it out).
+processes that only burn CPU, sending nothing, raise an idle server's read p99 two- to threefold). A
+second `registry serve` on the same data directory, which no flood submission reaches, is read at the
+same rate and at the same moments as the flooded one: its p99 under the flood is the unloaded figure
+taken while the machine carries the flood, and its rise is the machine's share (`--no-control` leaves
+it out).
 
 Pass criteria (printed, and the exit code): nothing appended (the checkpoint's tree size unchanged),
 every answer the expected status and code, the server's RSS (VmRSS of /proc/PID/status) grew less than
