@@ -327,6 +327,17 @@ def test_put_snapshot_refuses_a_size_above_the_tree_and_keeps_a_larger_one(open_
         open_store(writable=False).put_snapshot(1, b"x")
 
 
+def test_a_snapshot_of_several_pieces_is_stored_byte_for_byte_and_replaced_whole(open_store: OpenStore) -> None:
+    # SQLite writes the value in pieces of 4 MiB (registry.store.store._insert_in_pieces); PostgreSQL whole.
+    sequencer, _ = _grown_log(open_store)
+    store = open_store()
+    large = hashlib.shake_256(b"a snapshot").digest((4 << 20) * 2 + 123)
+    assert store.put_snapshot(sequencer.size - 1, large)
+    assert store.snapshot() == (sequencer.size - 1, large)
+    assert store.put_snapshot(sequencer.size, b"shorter")  # a newer, shorter value leaves nothing of the old
+    assert store.snapshot() == (sequencer.size, b"shorter")
+
+
 def test_a_store_without_the_snapshot_table_has_no_snapshot(open_store: OpenStore) -> None:
     _grown_log(open_store)
     assert open_store().snapshot() is None
