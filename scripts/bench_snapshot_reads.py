@@ -60,8 +60,9 @@ def watch_snapshot(path: Path, stop: threading.Event, poll_s: float = 0.05) -> f
     return None
 
 
-async def reads_around_the_write(base: str, path: Path, keys: list[bytes], rate: float,
-                                 after_s: float, limit_s: float) -> tuple[Reads, Reads, float, float | None]:
+async def reads_around_the_write(
+    base: str, path: Path, keys: list[bytes], rate: float, after_s: float, limit_s: float
+) -> tuple[Reads, Reads, float, float | None]:
     """(reads during the write, reads after it, start time, the time the snapshot appeared or None)."""
     start = time.perf_counter()
     stop = threading.Event()
@@ -85,14 +86,22 @@ def main() -> int:
     parser.add_argument("--entries", type=int, default=100_000, help="leaves in the log (default 100,000)")
     parser.add_argument("--seed", default="synthlog", help="synthetic log seed (default: synthlog)")
     parser.add_argument("--founders", type=int, default=50, help="founders in the genesis (default 50)")
-    parser.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "registry-bench-startup",
-                        help="where built data directories are cached (shared with bench_startup.py)")
+    parser.add_argument(
+        "--workdir",
+        type=Path,
+        default=Path(tempfile.gettempdir()) / "registry-bench-startup",
+        help="where built data directories are cached (shared with bench_startup.py)",
+    )
     parser.add_argument("--read-rate", type=float, default=100, help="reads per second (default 100)")
     parser.add_argument("--after-seconds", type=float, default=10, help="reads after the write (default 10)")
     parser.add_argument("--limit-seconds", type=float, default=900, help="give up waiting for the write")
     parser.add_argument("--skip", type=int, default=5, help="first reads not counted (default 5)")
-    parser.add_argument("--snapshot-every", type=int, default=0,
-                        help="passed to registry serve (default: its own, 16,384: a smaller log writes none)")
+    parser.add_argument(
+        "--snapshot-every",
+        type=int,
+        default=0,
+        help="passed to registry serve (default: its own, 16,384: a smaller log writes none)",
+    )
     args = parser.parse_args()
     seed = args.seed.encode("utf-8")
     args.workdir.mkdir(parents=True, exist_ok=True)
@@ -115,17 +124,21 @@ def main() -> int:
         print(f"the server stored no start-up snapshot within {args.limit_seconds:.0f} s")
         return 1
     size = snapshot_size(path)
-    print(f"log: {args.entries:,} leaves; server ready in {server.ready_s:.1f} s (every leaf through the rules), "
-          f"then the snapshot of size {size:,} was stored {appeared - start:.1f} s after the first read; "
-          f"server CPU in all {cpu_s:.1f} s")
+    print(
+        f"log: {args.entries:,} leaves; server ready in {server.ready_s:.1f} s (every leaf through the rules), "
+        f"then the snapshot of size {size:,} was stored {appeared - start:.1f} s after the first read; "
+        f"server CPU in all {cpu_s:.1f} s"
+    )
     first = during.latencies_ms[: args.skip]
     during = Reads(during.latencies_ms[args.skip :], during.statuses)
     print(f"the first {len(first)} reads (not counted): " + ", ".join(f"{ms:.1f}" for ms in first) + " ms")
     figures: dict[str, float] = {"snapshot_stored_after_s": round(appeared - start, 1)}
     for label, reads in (("during the write", during), ("after the write", after)):
         worst = max(reads.latencies_ms, default=0.0)
-        print(f"reads {label:16}: {len(reads.latencies_ms):6,} requests, p50 {reads.percentile(0.5):6.1f} ms, "
-              f"p99 {reads.percentile(0.99):7.1f} ms, worst {worst:7.1f} ms, statuses {dict(reads.statuses)}")
+        print(
+            f"reads {label:16}: {len(reads.latencies_ms):6,} requests, p50 {reads.percentile(0.5):6.1f} ms, "
+            f"p99 {reads.percentile(0.99):7.1f} ms, worst {worst:7.1f} ms, statuses {dict(reads.statuses)}"
+        )
         tag = "during" if label.startswith("during") else "after"
         figures |= {f"read_p99_{tag}_ms": round(reads.percentile(0.99), 1), f"read_max_{tag}_ms": round(worst, 1)}
     for name, value in figures.items():
