@@ -24,10 +24,9 @@ guarded by one lock. It does not batch requests (the API does) and does not talk
 from __future__ import annotations
 
 import gc
-import hashlib
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
@@ -38,7 +37,6 @@ from crypto.errors import BadProof, CryptoError
 from crypto.merkle import (
     MerkleTree,
     hash_leaves,
-    leaf_hash,
     node_hash,
     perfect_subtrees,
 )
@@ -54,7 +52,7 @@ from .rules import Context, apply, check, genesis
 from .snapshot import Snapshot, check_snapshot_state, format_snapshot, open_snapshot
 from .snapshot import snapshot_key as startup_key
 from .state import State
-from .statements import Entry, Leaf, VerifiedEntry, format_leaf, parse_entry, verify_entry
+from .statements import Entry, VerifiedEntry, format_leaf, parse_entry, verify_entry
 from .statetree import (
     StateLeaf,
     advance_status_tree,
@@ -65,7 +63,7 @@ from .statetree import (
     status_key,
 )
 from .store import Append, Store, StoredEntry, StoreError, StoreMismatch, WriteConflict
-from .store_rows import checked_leaves
+from .store_rows import check_rows, checked_leaves
 
 __all__ = ["Clock", "LoadedLog", "Receipt", "Sequencer", "init_log", "load_log"]
 
@@ -137,19 +135,12 @@ def _frontier(tree_nodes: NodeStore, size: int) -> dict[NodeKey, bytes]:
     return dict(zip(keys, tree_nodes.get_nodes(keys), strict=True))
 
 
-def _checked_leaves(rows: Iterable[StoredEntry], start: int, level0: Iterator[bytes]) -> Iterator[Leaf | StateLeaf]:
-    """Parse stored rows in order, checking each against its own leaf bytes and its stored leaf hash
-    (tree node (0, index), read from `level0`). The check is shared with `registry audit --data`
-    (`registry.store_rows.checked_leaves`)."""
-    yield from checked_leaves(rows, start, level0)
-
-
 def _replay_rows(store: Store, current: Replayed, start: int, end: int) -> Replayed:
     """Replay stored leaves [start, end) onto `current`, checking each row, its stored leaf hash and
     every state leaf's root ([5.8-j])."""
     level0 = _nodes_or_mismatch(store.nodes.iter_level(0, start, end))
     count = 0
-    for leaf in _checked_leaves(store.iter_entries(start, end), start, level0):
+    for leaf in checked_leaves(store.iter_entries(start, end), start, level0):
         try:
             current = replay_log_leaf(current, leaf)
         except Rejected as exc:
@@ -160,63 +151,10 @@ def _replay_rows(store: Store, current: Replayed, start: int, end: int) -> Repla
     return current
 
 
-_COLUMNS: Final = ("index", "logged_ms", "payload_hash")
-_ENTRY_LEAF: Final = b'{"entry":{"signatures":['
-_STATE_LEAF: Final = b'{"index":'
-_STATEMENT: Final = b'],"statement":'
-_INDEX: Final = b'},"index":'
-_LOGGED: Final = b',"logged_ms":'
-_STATE: Final = b',"state":'
-
-
-def _leaf_columns(leaf: bytes) -> tuple[int, int, bytes] | None:
-    """(index, logged_ms, payload hash) of a leaf written by a sequencer, read by slicing its canonical
-    bytes instead of parsing them; None for any other shape (the caller then parses it).
-
-    An entry leaf is `{"entry":{"signatures":[...],"statement":S},"index":N,"logged_ms":T}` (§5.6-a):
-    the signatures hold only hex and base64, so the first `],"statement":` starts S, and the last
-    `},"index":` ends it; its payload hash is SHA-256(S), S being the canonical statement bytes. A
-    state leaf is `{"index":N,"logged_ms":T,"state":...}` (§5.8-h), its payload hash SHA-256 of it all.
-    """
-    if leaf.startswith(_STATE_LEAF):
-        head, found, _ = leaf[len(_STATE_LEAF) :].partition(_STATE)
-        index, found_time, logged_ms = head.partition(_LOGGED)
-        if found and found_time and index.isdigit() and logged_ms.isdigit():
-            return int(index), int(logged_ms), state_payload_hash(leaf)
-        return None
-    if not leaf.startswith(_ENTRY_LEAF):
-        return None
-    start, end = leaf.find(_STATEMENT), leaf.rfind(_INDEX)
-    if start < 0 or end <= start or not leaf.endswith(b"}"):
-        return None
-    index, found, logged_ms = leaf[end + len(_INDEX) : -1].partition(_LOGGED)
-    if not (found and index.isdigit() and logged_ms.isdigit()):
-        return None
-    return int(index), int(logged_ms), hashlib.sha256(leaf[start + len(_STATEMENT) : end]).digest()
-
-
 def _check_rows(store: Store, start: int, end: int) -> None:
-    """Check stored rows [start, end) against their own leaf bytes and stored leaf hashes, as
-    `_checked_leaves` does, without parsing (`_leaf_columns`) or replaying them: the rows a start-up
-    snapshot covers (protocol §9.1-i)."""
-    level0 = _nodes_or_mismatch(store.nodes.iter_level(0, start, end))
-    expected = start
-    for row in store.iter_entries(start, end):
-        if row.index != expected:
-            raise StoreMismatch(f"the stored log has no leaf at index {expected}")
-        columns = _leaf_columns(row.leaf)
-        if columns is None:  # not a shape the sequencer writes: parse it, with the full row check
-            next(_checked_leaves((row,), row.index, level0))
-        else:
-            stored = (row.index, row.logged_ms, row.payload_hash)
-            if columns != stored:
-                column = next(n for n, a, b in zip(_COLUMNS, columns, stored, strict=True) if a != b)
-                raise StoreMismatch(f"the stored row of leaf {row.index} disagrees with its leaf in its {column}")
-            if next(level0, None) != leaf_hash(row.leaf):
-                raise StoreMismatch(f"the stored leaf hash of index {row.index} does not match the leaf")
-        expected += 1
-    if expected != end:
-        raise StoreMismatch(f"the stored log has no leaf at index {expected}")
+    """Check stored rows [start, end) against their leaves and stored leaf hashes without replaying them
+    (`registry.store_rows.check_rows`): the rows a start-up snapshot covers (protocol §9.1-i)."""
+    check_rows(store.iter_entries(start, end), start, end, _nodes_or_mismatch(store.nodes.iter_level(0, start, end)))
 
 
 def _read_snapshot(store: Store, key: bytes, origin: str, size: int) -> Snapshot | None:

@@ -18,11 +18,12 @@ import sqlalchemy as sa
 
 import registry.snapshot
 from registry.errors import ErrorCode
-from registry.sequencer import Sequencer, _leaf_columns, _paced, load_log
+from registry.sequencer import Sequencer, _paced, load_log
 from registry.snapshot import Snapshot, format_snapshot, open_snapshot, snapshot_key
 from registry.statetree import StateLeaf, parse_log_leaf, state_payload_hash
 from registry.store import Store, StoreMismatch, StoreUnavailable
 from registry.store.models import ENTRIES, SNAPSHOTS
+from registry.store_rows import leaf_columns
 from tests.integration.logdata import (
     ORIGIN,
     Community,
@@ -176,10 +177,10 @@ def test_open_from_a_snapshot_refuses_a_store_that_disagrees_with_itself(
 
 @pytest.mark.spec("9.1-i")
 @pytest.mark.parametrize(
-    ("tamper", "column"), [(_tamper_payload_hash, "payload_hash"), (_tamper_logged_ms, "logged_ms")]
+    ("tamper", "column", "index"), [(_tamper_payload_hash, "payload_hash", 2), (_tamper_logged_ms, "logged_ms", 1)]
 )
 def test_open_from_a_snapshot_names_the_row_and_column_that_disagree_with_its_leaf(
-    open_store: OpenStore, store_url: str, tamper: Callable[[sa.Connection], None], column: str
+    open_store: OpenStore, store_url: str, tamper: Callable[[sa.Connection], None], column: str, index: int
 ) -> None:
     sequencer, community = _new_log(open_store)
     sequencer.submit_batch(_declares(community, 0, 3))
@@ -190,7 +191,8 @@ def test_open_from_a_snapshot_names_the_row_and_column_that_disagree_with_its_le
     engine.dispose()
     with pytest.raises(StoreMismatch) as info:
         Sequencer.open(open_store(), log_signer(), ManualClock())
-    assert info.value.message.endswith(f"disagrees with its leaf in its {column}")
+    # the same words as the audit of a data directory (registry.store_rows): row, column, both values
+    assert info.value.message.startswith(f"the stored row of leaf {index} has {column} ")
 
 
 @pytest.mark.spec("9.1-i")
@@ -363,11 +365,11 @@ def test_leaf_columns_agree_with_the_parsed_leaf_for_every_leaf(open_store: Open
         else:
             expected = (parsed.index, parsed.logged_ms, parsed.entry.payload_hash)
         assert parsed.index == index
-        assert _leaf_columns(leaf) == expected
+        assert leaf_columns(leaf) == expected
 
 
 def test_leaf_columns_give_none_for_other_shapes() -> None:
-    assert _leaf_columns(b"") is None
-    assert _leaf_columns(b'{"entry":{"signatures":[]}}') is None
-    assert _leaf_columns(b'{"index":1,"logged_ms":x,"state":{}}') is None
-    assert _leaf_columns(b'{"entry":{"signatures":[],"statement":{}},"index":1,"logged_ms":+2}') is None
+    assert leaf_columns(b"") is None
+    assert leaf_columns(b'{"entry":{"signatures":[]}}') is None
+    assert leaf_columns(b'{"index":1,"logged_ms":x,"state":{}}') is None
+    assert leaf_columns(b'{"entry":{"signatures":[],"statement":{}},"index":1,"logged_ms":+2}') is None
