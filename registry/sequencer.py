@@ -359,12 +359,10 @@ class Sequencer:
                 not this log's or disagrees with it, or `signer` is not the log's key.
             StoreUnavailable (`unavailable`): the database failed.
         """
-        meta = store.meta()
+        meta = store.meta()  # checked first: the snapshot's key is derived from the signer's
         if signer.name != meta.origin or signer.vkey != meta.log_vkey:
             raise StoreMismatch("the signing key is not this log's key")
         log = load_log(store, snapshot_key=None if full_check else startup_key(signer))
-        if signer.name != log.origin or signer.verifier != log.verifier:
-            raise StoreMismatch("the signing key is not this log's key")
         sequencer = cls(store, signer, clock, log, snapshot_every=snapshot_every)
         with sequencer._lock:
             sequencer._maybe_snapshot()
