@@ -24,7 +24,7 @@ from typing import Final
 from crypto.errors import BadKey, BadSignature, MalformedEncoding
 from crypto.keys import SigningKey, verify_strict
 from crypto.note import Note, NoteSignature
-from crypto.notekey import SIG_TYPE_COSIGNATURE, NoteVerifier, format_vkey, key_id
+from crypto.notekey import SIG_TYPE_COSIGNATURE, NoteVerifier, format_vkey, index_verifiers, key_id
 
 __all__ = [
     "COSIGNATURE_HEADER",
@@ -136,14 +136,12 @@ def verify_cosignatures(note: Note, witnesses: Sequence[NoteVerifier], quorum: i
         BadKey (`bad_key`): step 1.
         BadSignature (`bad_signature`): steps 3 and 4.
     """
-    # Step 1.
-    known: dict[tuple[str, bytes], NoteVerifier] = {}
-    for w in witnesses:
-        if w.sig_type != SIG_TYPE_COSIGNATURE:
-            raise BadKey("a log key (type 0x01) cannot verify a cosignature; use a type 0x04 witness key")
-        other = known.setdefault((w.name, w.key_id), w)
-        if other != w:
-            raise BadKey(f"two witness keys share the name and key ID {w.key_id.hex()}")
+    known = index_verifiers(  # step 1
+        witnesses,
+        SIG_TYPE_COSIGNATURE,
+        wrong_type="a log key (type 0x01) cannot verify a cosignature; use a type 0x04 witness key",
+        kind="witness keys",
+    )
     names = {w.name for w in witnesses}
     if isinstance(quorum, bool) or not 0 <= quorum <= len(names):
         raise BadKey(f"quorum must be in [0, {len(names)}] for {len(names)} witnesses, got {quorum}")

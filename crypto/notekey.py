@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -35,6 +35,7 @@ __all__ = [
     "NoteVerifier",
     "format_signer_key",
     "format_vkey",
+    "index_verifiers",
     "key_id",
     "parse_signer_key",
     "parse_vkey",
@@ -233,6 +234,26 @@ def sign_note(text: str, signers: Sequence[NoteSigner]) -> Note:
     return Note(text=text, signatures=tuple(s.sign(raw) for s in signers))
 
 
+def index_verifiers(
+    verifiers: Iterable[NoteVerifier], sig_type: int, *, wrong_type: str, kind: str
+) -> dict[tuple[str, bytes], NoteVerifier]:
+    """The verifiers by (name, key ID), the lookup of a signature line, for `verify_note` and
+    `crypto.cosignature`.
+
+    Raises:
+        BadKey (`bad_key`): a verifier is not of `sig_type` (the message `wrong_type`), or two
+            different keys share a name and key ID (named as two `kind`).
+    """
+    known: dict[tuple[str, bytes], NoteVerifier] = {}
+    for v in verifiers:
+        if v.sig_type != sig_type:
+            raise BadKey(wrong_type)
+        other = known.setdefault((v.name, v.key_id), v)
+        if other != v:
+            raise BadKey(f"two {kind} share the name and key ID {v.key_id.hex()}")
+    return known
+
+
 def verify_note(note: Note, verifiers: Sequence[NoteVerifier]) -> tuple[NoteVerifier, ...]:
     """Verify a note's Ed25519 signatures against trusted keys (protocol §5.4-f).
 
@@ -249,14 +270,12 @@ def verify_note(note: Note, verifiers: Sequence[NoteVerifier]) -> tuple[NoteVeri
         BadKey (`bad_key`): step 1.
         BadSignature (`bad_signature`): steps 3 and 4.
     """
-    # Step 1.
-    known: dict[tuple[str, bytes], NoteVerifier] = {}
-    for v in verifiers:
-        if v.sig_type != SIG_TYPE_ED25519:
-            raise BadKey("a cosigner key (type 0x04) cannot verify a note signature; verify a cosignature")
-        other = known.setdefault((v.name, v.key_id), v)
-        if other != v:
-            raise BadKey(f"two trusted keys share the name and key ID {v.key_id.hex()}")
+    known = index_verifiers(  # step 1
+        verifiers,
+        SIG_TYPE_ED25519,
+        wrong_type="a cosigner key (type 0x04) cannot verify a note signature; verify a cosignature",
+        kind="trusted keys",
+    )
     text = note.text.encode("utf-8")
     verified: list[NoteVerifier] = []
     for sig in note.signatures:

@@ -95,7 +95,8 @@ def test_all_lists_the_public_names() -> None:
     assert sorted(notekey_module.__all__) == sorted(
         [
             "SIG_TYPE_COSIGNATURE", "SIG_TYPE_ED25519", "NoteSigner", "NoteVerifier", "format_signer_key",
-            "format_vkey", "key_id", "parse_signer_key", "parse_vkey", "sign_note", "verify_note",
+            "format_vkey", "index_verifiers", "key_id", "parse_signer_key", "parse_vkey", "sign_note",
+            "verify_note",
         ]
     )  # fmt: skip
     assert all(hasattr(note_module, name) for name in note_module.__all__)
