@@ -229,10 +229,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--entries", type=_sizes, default=_sizes("10000,100000"),
                         help="comma-separated log sizes, run in ascending order (default 10000,100000)")
-    parser.add_argument("--seed", default="synthlog", help="synthetic log seed (default: synthlog)")
-    parser.add_argument("--founders", type=int, default=50, help="founders in the genesis (default 50)")
-    parser.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "registry-bench-replay",
-                        help="where generated logs are cached (default: <tmp>/registry-bench-replay)")
+    synthlog.add_log_arguments(parser, "registry-bench-replay", "generated logs")
     parser.add_argument("--sample", type=int, default=60_000,
                         help="signatures of the log sampled for bare verification (default 60,000)")
     parser.add_argument("--processes", type=int, default=0, help="bare verification pool size (default: cores)")

@@ -34,7 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.append(str(Path(__file__).resolve().parent))
 
 import synthlog
-from bench_startup import drop_snapshot, ensure_data_dir
+from bench_startup import WORKDIR, drop_snapshot, ensure_data_dir
 from flood import Reads, read_members
 from serverproc import Server
 
@@ -84,14 +84,7 @@ async def reads_around_the_write(
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--entries", type=int, default=100_000, help="leaves in the log (default 100,000)")
-    parser.add_argument("--seed", default="synthlog", help="synthetic log seed (default: synthlog)")
-    parser.add_argument("--founders", type=int, default=50, help="founders in the genesis (default 50)")
-    parser.add_argument(
-        "--workdir",
-        type=Path,
-        default=Path(tempfile.gettempdir()) / "registry-bench-startup",
-        help="where built data directories are cached (shared with bench_startup.py)",
-    )
+    synthlog.add_log_arguments(parser, WORKDIR)  # bench_startup.py's cache
     parser.add_argument("--read-rate", type=float, default=100, help="reads per second (default 100)")
     parser.add_argument("--after-seconds", type=float, default=10, help="reads after the write (default 10)")
     parser.add_argument("--limit-seconds", type=float, default=900, help="give up waiting for the write")

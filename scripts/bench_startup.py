@@ -49,6 +49,7 @@ import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Final
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -136,6 +137,10 @@ def build_data_dir(folder: Path, entries: int, seed: bytes, founders: int) -> No
                     print(f"\rbuilt {size:,}/{entries:,} leaves ({rate:,.0f}/s)", end="", file=sys.stderr)
     if sys.stderr.isatty():
         print(file=sys.stderr)
+
+
+WORKDIR: Final = "registry-bench-startup"
+"""The cache of built data directories under the temporary directory (bench_snapshot_reads.py shares it)."""
 
 
 def ensure_data_dir(workdir: Path, entries: int, seed: bytes, founders: int) -> Path:
@@ -282,14 +287,7 @@ def main(argv: list[str] | None = None) -> int:
         default=_sizes("10000,100000"),
         help="comma-separated log sizes in leaves (default 10000,100000)",
     )
-    parser.add_argument("--seed", default="synthlog", help="synthetic log seed (default: synthlog)")
-    parser.add_argument("--founders", type=int, default=50, help="founders in the genesis (default 50)")
-    parser.add_argument(
-        "--workdir",
-        type=Path,
-        default=Path(tempfile.gettempdir()) / "registry-bench-startup",
-        help="where built data directories are cached (default: <tmp>/registry-bench-startup)",
-    )
+    synthlog.add_log_arguments(parser, WORKDIR)
     parser.add_argument("--repeat", type=int, default=3, help="runs per figure; the best is kept (default 3)")
     parser.add_argument("--profile", type=int, default=0, help="profile Sequencer.open on this size (one of --entries)")
     parser.add_argument("--no-serve", action="store_true", help="time Sequencer.open only")

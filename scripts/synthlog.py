@@ -43,6 +43,7 @@ import os
 import random
 import secrets
 import sys
+import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -173,6 +174,15 @@ class SynthStats:
 def seed_key(seed: bytes, n: int) -> SigningKey:
     """The n-th deterministic key of a synthetic log: `SigningKey.from_seed(SHA-256(seed || n))`."""
     return SigningKey.from_seed(hashlib.sha256(seed + n.to_bytes(8, "big")).digest())
+
+
+def add_log_arguments(parser: argparse.ArgumentParser, workdir: str, cached: str = "built data directories") -> None:
+    """--seed, --founders and --workdir, as every benchmark over a cached synthetic log takes them:
+    `workdir` is the cache's folder under the system's temporary directory, `cached` what it holds."""
+    parser.add_argument("--seed", default="synthlog", help="synthetic log seed (default: synthlog)")
+    parser.add_argument("--founders", type=int, default=50, help="founders in the genesis (default 50)")
+    parser.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / workdir,
+                        help=f"where {cached} are cached (default: <tmp>/{workdir})")  # fmt: skip
 
 
 def first_member_keys(seed: bytes, count: int) -> list[bytes]:
