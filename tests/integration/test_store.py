@@ -421,17 +421,24 @@ def test_urls_of_other_databases_are_refused_and_passwords_hidden() -> None:
 # --- what the database holds ---------------------------------------------------------------------------
 
 
+_LOG_TABLES: dict[str, list[str]] = {
+    "checkpoints": ["note", "size"],
+    "entries": ["index", "leaf", "logged_ms", "payload_hash"],
+    "meta": ["id", "log_vkey", "origin", "schema_version", "tree_size"],
+    "tree_nodes": ["hash", "index", "level"],
+}
+"""Every table a log's database has, with its columns, sorted."""
+
+
+def _tables(store: Store) -> dict[str, list[str]]:
+    inspector = sa.inspect(store.nodes._engine)
+    return {name: sorted(c["name"] for c in inspector.get_columns(name)) for name in inspector.get_table_names()}
+
+
 @pytest.mark.spec("5.6-k")
 def test_tables_hold_only_the_log_and_its_bookkeeping(open_store: OpenStore) -> None:
-    store = _fresh(open_store)
-    inspector = sa.inspect(store.nodes._engine)
-    found = {name: sorted(c["name"] for c in inspector.get_columns(name)) for name in inspector.get_table_names()}
-    assert found == {
-        "checkpoints": ["note", "size"],
-        "entries": ["index", "leaf", "logged_ms", "payload_hash"],
-        "meta": ["id", "log_vkey", "origin", "schema_version", "tree_size"],
-        "tree_nodes": ["hash", "index", "level"],
-    }
+    found = _tables(_fresh(open_store))
+    assert found == _LOG_TABLES
     assert {t.name for t in TABLES} == set(found)
 
 
@@ -441,15 +448,7 @@ def test_a_start_up_snapshot_adds_one_table_of_bytes_derived_from_the_log(open_s
     signer = log_signer()
     sequencer, _ = init_log(store, signer, ManualClock(T0), Community.make().genesis())
     assert sequencer.write_snapshot() == sequencer.size
-    inspector = sa.inspect(store.nodes._engine)
-    found = {name: sorted(c["name"] for c in inspector.get_columns(name)) for name in inspector.get_table_names()}
-    assert found == {
-        "checkpoints": ["note", "size"],
-        "entries": ["index", "leaf", "logged_ms", "payload_hash"],
-        "meta": ["id", "log_vkey", "origin", "schema_version", "tree_size"],
-        "tree_nodes": ["hash", "index", "level"],
-        "snapshots": ["data", "id", "size"],
-    }
+    assert _tables(store) == {**_LOG_TABLES, "snapshots": ["data", "id", "size"]}
     stored = store.snapshot()
     assert stored is not None and stored[0] == sequencer.size
     assert log_signer_seed() not in stored[1]  # the tag is keyed by a secret derived from it, never the seed
