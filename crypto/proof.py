@@ -25,6 +25,7 @@ from crypto.errors import BadProof
 from crypto.merkle import EMPTY_ROOT, _check_count, _check_hash, _check_hashes
 
 __all__ = [
+    "consistency_roots",
     "root_from_inclusion_proof",
     "verify_consistency",
     "verify_inclusion",
@@ -127,13 +128,31 @@ def verify_consistency(old_size: int, new_size: int, old_root: bytes, new_root: 
     path = list(proof)
     if old_size & (old_size - 1) == 0:
         path.insert(0, old_root)
+    fr, sr = consistency_roots(old_size, new_size, path)  # steps 3 to 7, the length half
+    # Step 7.
+    if fr != old_root:
+        raise BadProof("consistency proof does not lead to the old root hash")
+    if sr != new_root:
+        raise BadProof("consistency proof does not lead to the new root hash")
+
+
+def consistency_roots(old_size: int, new_size: int, path: Sequence[bytes]) -> tuple[bytes, bytes]:
+    """Fold a consistency path into (older root, newer root): RFC 9162 §2.1.4.2 steps 3 to 7, up to
+    the comparison of the roots, which is the caller's (`verify_consistency`, and the fork evidence of
+    `registry.evidence`). The path is the proof with step 2 applied: the old root first when
+    `old_size` is a power of two.
+
+    Requires 0 < old_size < new_size and a non-empty path of 32-byte hashes.
+
+    Raises:
+        BadProof: the path is longer or shorter than the two sizes need (bad_proof).
+    """
     # Step 3.
     fn, sn = old_size - 1, new_size - 1
     # Step 4.
-    if fn & 1:
-        while fn & 1:
-            fn >>= 1
-            sn >>= 1
+    while fn & 1:
+        fn >>= 1
+        sn >>= 1
     # Step 5.
     fr = sr = path[0]
     # Step 6.
@@ -145,20 +164,16 @@ def verify_consistency(old_size: int, new_size: int, old_root: bytes, new_root: 
         if fn & 1 or fn == sn:
             fr = _sha256(b"\x01" + c + fr).digest()
             sr = _sha256(b"\x01" + c + sr).digest()
-            if not fn & 1:
-                while not fn & 1 and fn != 0:
-                    fn >>= 1
-                    sn >>= 1
+            while not fn & 1 and fn != 0:
+                fn >>= 1
+                sn >>= 1
         # 6c.
         else:
             sr = _sha256(b"\x01" + sr + c).digest()
         # 6d.
         fn >>= 1
         sn >>= 1
-    # Step 7.
+    # Step 7 (the length half).
     if sn != 0:
         raise BadProof("consistency proof is shorter than expected")
-    if fr != old_root:
-        raise BadProof("consistency proof does not lead to the old root hash")
-    if sr != new_root:
-        raise BadProof("consistency proof does not lead to the new root hash")
+    return fr, sr

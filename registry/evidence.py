@@ -19,17 +19,17 @@ Pure core: bytes and text in, a verdict out. No I/O, no clock (`registry evidenc
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
 
 from crypto.canonical import decode_canonical, encode
 from crypto.checkpoint import Checkpoint, open_checkpoint
-from crypto.errors import CryptoError
+from crypto.errors import BadProof, CryptoError
 from crypto.merkle import EMPTY_ROOT, MerkleTree
 from crypto.note import MAX_NOTE_SIZE
 from crypto.notekey import SIG_TYPE_ED25519, NoteVerifier, parse_vkey
+from crypto.proof import consistency_roots
 
 from .errors import ErrorCode, RegistryError, Rejection
 
@@ -62,10 +62,6 @@ _CRYPTO_CODES: Final = {
     "bad_signature": ErrorCode.BAD_SIGNATURE,
     "too_large": ErrorCode.TOO_LARGE,
 }
-
-
-def _sha(left: bytes, right: bytes) -> bytes:
-    return hashlib.sha256(b"\x01" + left + right).digest()
 
 
 def _malformed(message: str) -> RegistryError:
@@ -113,7 +109,8 @@ def consistency_path(old_size: int, proof: Sequence[bytes], old_subtree: bytes) 
 
 
 def roots_from_consistency_path(old_size: int, new_size: int, path: Sequence[bytes]) -> tuple[bytes, bytes] | None:
-    """Fold a consistency path into (older root, newer root), RFC 9162 §2.1.4.2 steps 3 to 7.
+    """Fold a consistency path into (older root, newer root), RFC 9162 §2.1.4.2 steps 3 to 7
+    (`crypto.proof.consistency_roots`, which `verify_consistency` runs too).
 
     Requires 0 < old_size < new_size. Step 2 (prepending the old root for a power-of-two old size) is
     the caller's: see `consistency_path`.
@@ -123,32 +120,10 @@ def roots_from_consistency_path(old_size: int, new_size: int, path: Sequence[byt
     """
     if not 0 < old_size < new_size or not path:
         return None
-    # Step 3.
-    fn, sn = old_size - 1, new_size - 1
-    # Step 4.
-    while fn & 1:
-        fn >>= 1
-        sn >>= 1
-    # Step 5.
-    fr = sr = path[0]
-    # Step 6.
-    for c in path[1:]:
-        if sn == 0:
-            return None
-        if fn & 1 or fn == sn:
-            fr = _sha(c, fr)
-            sr = _sha(c, sr)
-            while not fn & 1 and fn != 0:
-                fn >>= 1
-                sn >>= 1
-        else:
-            sr = _sha(sr, c)
-        fn >>= 1
-        sn >>= 1
-    # Step 7 (the length half; the caller compares the roots).
-    if sn != 0:
+    try:
+        return consistency_roots(old_size, new_size, path)
+    except BadProof:
         return None
-    return fr, sr
 
 
 def build_evidence(log_vkey: str, first: bytes, second: bytes, path: Sequence[bytes]) -> Evidence:

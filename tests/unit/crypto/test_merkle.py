@@ -135,7 +135,9 @@ def test_all_names_are_pinned() -> None:
         ]
     )
     assert sorted(nodestore.__all__) == ["MemoryNodeStore", "NodeKey", "NodeRun", "NodeStore"]
-    assert sorted(proof.__all__) == ["root_from_inclusion_proof", "verify_consistency", "verify_inclusion"]
+    assert sorted(proof.__all__) == [
+        "consistency_roots", "root_from_inclusion_proof", "verify_consistency", "verify_inclusion"
+    ]
 
 
 # --- §5.1 hashing and roots -------------------------------------------------------------------------
