@@ -57,6 +57,14 @@ def _store_snapshot(store_url: str, data: bytes, size: int) -> None:
     engine.dispose()
 
 
+def _refused_at_open(open_store: OpenStore, store_url: str, data: bytes, size: int) -> StoreMismatch:
+    """Store `data` as the start-up snapshot of `size`: the StoreMismatch that `Sequencer.open` raises."""
+    _store_snapshot(store_url, data, size)
+    with pytest.raises(StoreMismatch) as info:
+        Sequencer.open(open_store(), log_signer(), ManualClock())
+    return info.value
+
+
 def _tagged(snapshot: Snapshot) -> bytes:
     return format_snapshot(snapshot_key(log_signer()), ORIGIN, snapshot)
 
@@ -204,21 +212,17 @@ def test_a_snapshot_with_a_changed_byte_is_refused(open_store: OpenStore, store_
     size, data = stored
     for at in (len(data) // 2, len(data) - 1, 40):  # the body, its last byte, the tag
         changed = data[:at] + bytes([data[at] ^ 1]) + data[at + 1 :]
-        _store_snapshot(store_url, changed, size)
-        with pytest.raises(StoreMismatch) as info:
-            Sequencer.open(open_store(), log_signer(), ManualClock())
-        assert info.value.code is ErrorCode.AUDIT_MISMATCH
-        assert "snapshot" in info.value.message
+        refused = _refused_at_open(open_store, store_url, changed, size)
+        assert refused.code is ErrorCode.AUDIT_MISMATCH
+        assert "snapshot" in refused.message
 
 
 @pytest.mark.spec("9.1-i")
 def test_a_snapshot_tagged_with_another_key_is_refused(open_store: OpenStore, store_url: str) -> None:
     sequencer, _ = _grown_log(open_store)
     forged = format_snapshot(snapshot_key(log_signer(label="other")), ORIGIN, _snapshot_of(sequencer))
-    _store_snapshot(store_url, forged, sequencer.size)
-    with pytest.raises(StoreMismatch) as info:
-        Sequencer.open(open_store(), log_signer(), ManualClock())
-    assert "not tagged with this log's key" in info.value.message
+    refused = _refused_at_open(open_store, store_url, forged, sequencer.size)
+    assert "not tagged with this log's key" in refused.message
     # A full check does not read the snapshot.
     assert Sequencer.open(open_store(), log_signer(), ManualClock(), full_check=True).size == sequencer.size
 
@@ -227,12 +231,8 @@ def test_a_snapshot_tagged_with_another_key_is_refused(open_store: OpenStore, st
 def test_a_tagged_snapshot_of_another_tree_is_refused(open_store: OpenStore, store_url: str) -> None:
     sequencer, _ = _grown_log(open_store)
     snapshot = _snapshot_of(sequencer)
-    _store_snapshot(
-        store_url, _tagged(Snapshot(snapshot.size, b"\x09" * 32, snapshot.state, snapshot.tree)), snapshot.size
-    )
-    with pytest.raises(StoreMismatch) as info:
-        Sequencer.open(open_store(), log_signer(), ManualClock())
-    assert "is not of the stored tree" in info.value.message
+    other_tree = _tagged(Snapshot(snapshot.size, b"\x09" * 32, snapshot.state, snapshot.tree))
+    assert "is not of the stored tree" in _refused_at_open(open_store, store_url, other_tree, snapshot.size).message
 
 
 @pytest.mark.spec("9.1-i", "5.8-i")
@@ -243,12 +243,8 @@ def test_a_tagged_snapshot_whose_status_tree_is_not_the_state_leafs_is_refused(
     snapshot = _snapshot_of(sequencer)
     key, value = next(snapshot.tree.items())
     changed = snapshot.tree.set(key, value[:-1] + bytes([value[-1] ^ 1]))  # another commitment
-    _store_snapshot(
-        store_url, _tagged(Snapshot(snapshot.size, snapshot.root_hash, snapshot.state, changed)), snapshot.size
-    )
-    with pytest.raises(StoreMismatch) as info:
-        Sequencer.open(open_store(), log_signer(), ManualClock())
-    assert "state leaf" in info.value.message
+    data = _tagged(Snapshot(snapshot.size, snapshot.root_hash, snapshot.state, changed))
+    assert "state leaf" in _refused_at_open(open_store, store_url, data, snapshot.size).message
 
 
 @pytest.mark.spec("9.1-i")
@@ -261,10 +257,8 @@ def test_a_tagged_snapshot_whose_members_disagree_with_its_status_tree_is_refuse
     member_id, member = next(iter(state.members.items()))
     members = state.members.set(member_id, replace(member, commitment=b"\x03" * 32))
     changed = Snapshot(snapshot.size, snapshot.root_hash, replace(state, members=members), snapshot.tree)
-    _store_snapshot(store_url, _tagged(changed), snapshot.size)
-    with pytest.raises(StoreMismatch) as info:
-        Sequencer.open(open_store(), log_signer(), ManualClock())
-    assert "disagrees with its state" in info.value.message
+    refused = _refused_at_open(open_store, store_url, _tagged(changed), snapshot.size)
+    assert "disagrees with its state" in refused.message
 
 
 @pytest.mark.spec("9.1-i")
