@@ -76,6 +76,7 @@ async def reads_around_the_write(
     finally:
         stop.set()
         during_stop.set()
+    await watcher  # ends within one poll once stopped, also after a timeout
     first = await during
     after = await read_members(base, keys, rate=rate, until=after_s) if appeared is not None else Reads()
     return first, after, start, appeared
