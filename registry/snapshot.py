@@ -243,10 +243,15 @@ def format_snapshot(key: bytes, origin: str, snapshot: Snapshot, *, pause: Calla
         }
     )
     pieces = (struct.pack(">I", len(header)), header, _body(snapshot, pause))
+    return b"".join((_MAGIC, _tag(key, pieces), *pieces))  # the body is copied once, not thrice
+
+
+def _tag(key: bytes, pieces: Iterable[bytes]) -> bytes:
+    """HMAC-SHA256 under `key` of the pieces, in order: the tag of the bytes after it."""
     tag = hmac.new(key, digestmod=hashlib.sha256)
     for piece in pieces:
         tag.update(piece)  # OpenSSL's HMAC, which lets other threads run while it reads a large piece
-    return b"".join((_MAGIC, tag.digest(), *pieces))  # the body is copied once, not thrice
+    return tag.digest()
 
 
 class _Unpickler(pickle.Unpickler):
@@ -274,7 +279,7 @@ def open_snapshot(key: bytes, origin: str, data: bytes) -> Snapshot | None:
     if not data.startswith(_MAGIC) or len(data) < len(_MAGIC) + _TAG_SIZE + 4:
         raise _refused("is not a snapshot")
     tag, signed = data[len(_MAGIC) : len(_MAGIC) + _TAG_SIZE], data[len(_MAGIC) + _TAG_SIZE :]
-    if not hmac.compare_digest(tag, hmac.new(key, signed, hashlib.sha256).digest()):
+    if not hmac.compare_digest(tag, _tag(key, (signed,))):
         raise _refused("is not tagged with this log's key")
     (length,) = struct.unpack(">I", signed[:4])
     try:
